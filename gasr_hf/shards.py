@@ -1,0 +1,295 @@
+"""The one chunked, resumable shard runner that the generate and annotate stages share.
+
+Rows ``[i * chunk_size, (i + 1) * chunk_size)`` of the source form chunk ``i``. A chunk is
+processed, written to a temporary Parquet file, atomically renamed to ``{split}-{i:05d}.parquet``
+and only then marked done with ``.gasr/done/{split}-{i:05d}.json``. A rerun skips chunks whose
+marker matches the chunk's row range, so a killed run loses at most the chunks in flight. The
+hidden ``.gasr`` folder is invisible to ``datasets.load_dataset("parquet", data_dir=...)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datasets
+
+logger = logging.getLogger(__name__)
+
+STATE_DIR = ".gasr"
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What ``process`` returns for one chunk."""
+
+    dataset: datasets.Dataset
+    """The processed rows of the chunk, with their features; written as the chunk's shard."""
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    """One dict per failed row: ``{"row": int, "id": str, "error": str, ...}``."""
+
+
+@dataclass(frozen=True)
+class ShardReport:
+    """Counts merged over every finished chunk in ``out_dir`` (all ranks, all runs)."""
+
+    out_dir: str
+    split: str
+    chunk_size: int
+    chunks_total: int
+    """Chunks the source of this call divides into."""
+    chunks_done: int
+    """Of those, chunks with a shard and a matching done marker."""
+    rows_in: int
+    rows_out: int
+    failures: list[dict[str, Any]]
+    seconds: float
+    """Processing seconds summed over the finished chunks (a sum over processes, not wall time)."""
+    chunks_run: int
+    """Chunks this call processed (this rank only)."""
+    chunks_skipped: int
+    """Chunks of this rank found already finished."""
+    meta: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return self.chunks_done == self.chunks_total
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_in / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out_dir": self.out_dir,
+            "split": self.split,
+            "chunk_size": self.chunk_size,
+            "chunks_total": self.chunks_total,
+            "chunks_done": self.chunks_done,
+            "complete": self.complete,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "num_failures": len(self.failures),
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 4),
+            "chunks_run": self.chunks_run,
+            "chunks_skipped": self.chunks_skipped,
+            "meta": self.meta,
+            "failures": self.failures,
+        }
+
+
+def shard_name(split: str, index: int) -> str:
+    return f"{split}-{index:05d}.parquet"
+
+
+def marker_path(out_dir: str | Path, split: str, index: int) -> Path:
+    return Path(out_dir) / STATE_DIR / "done" / f"{split}-{index:05d}.json"
+
+
+def report_path(out_dir: str | Path, split: str = "train") -> Path:
+    return Path(out_dir) / STATE_DIR / f"report-{split}.json"
+
+
+def read_markers(out_dir: str | Path, split: str = "train") -> dict[int, dict[str, Any]]:
+    """The done markers of ``split`` in ``out_dir``, by chunk index."""
+    done_dir = Path(out_dir) / STATE_DIR / "done"
+    markers: dict[int, dict[str, Any]] = {}
+    for path in sorted(done_dir.glob(f"{split}-*.json")):
+        try:
+            marker = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{path}: malformed done marker ({err}); delete it to redo the chunk"
+            ) from err
+        markers[int(marker["index"])] = marker
+    return markers
+
+
+def _chunk_range(index: int, chunk_size: int, num_rows: int) -> tuple[int, int]:
+    start = index * chunk_size
+    return start, min(start + chunk_size, num_rows)
+
+
+def _is_done(
+    out_dir: Path, split: str, marker: dict[str, Any] | None, rows: tuple[int, int]
+) -> bool:
+    if marker is None:
+        return False
+    if (marker["row_start"], marker["row_stop"]) != rows:
+        return False
+    return (out_dir / marker["shard"]).is_file()
+
+
+def _to_parquet(dataset: datasets.Dataset, path: Path) -> None:
+    """Write without datasets' own per-file progress bar, which would fight ours."""
+    import datasets
+
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        dataset.to_parquet(str(path))
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any], tmp_tag: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{tmp_tag}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_chunks(
+    source: datasets.Dataset,
+    out_dir: str | Path,
+    process: Callable[[datasets.Dataset], ChunkResult],
+    *,
+    chunk_size: int = 256,
+    split: str = "train",
+    rank: int = 0,
+    world_size: int = 1,
+    desc: str = "chunks",
+    meta: dict[str, Any] | None = None,
+) -> ShardReport:
+    """Process ``source`` chunk by chunk into Parquet shards in ``out_dir``, skipping done chunks.
+
+    Chunk ``i`` is processed by rank ``i % world_size``. ``process`` is called once per chunk not
+    yet done; an exception from it propagates and leaves that chunk unmarked, so a rerun redoes it.
+    Returns the report merged over every finished chunk, also written to
+    ``out_dir/.gasr/report-{split}.json``.
+    """
+    from tqdm.auto import tqdm
+
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, world_size={world_size}), got rank={rank}")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", split):
+        raise ValueError(f"split must be letters, digits or '_', got {split!r}")
+    out_dir = Path(out_dir)
+    tmp_dir = out_dir / STATE_DIR / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    markers = read_markers(out_dir, split)
+    for index, marker in markers.items():
+        if marker.get("chunk_size") != chunk_size:
+            raise ValueError(
+                f"out_dir {out_dir} holds chunk {index} made with "
+                f"chunk_size={marker.get('chunk_size')}, "
+                f"but chunk_size={chunk_size} was asked; use the same chunk size or a new out_dir"
+            )
+
+    num_rows = len(source)
+    num_chunks = -(-num_rows // chunk_size)
+    mine = [i for i in range(num_chunks) if i % world_size == rank]
+    pending = [
+        i
+        for i in mine
+        if not _is_done(out_dir, split, markers.get(i), _chunk_range(i, chunk_size, num_rows))
+    ]
+    # Leftovers of chunks this rank was writing when killed; only this rank writes these names.
+    for i in mine:
+        for stale in tmp_dir.glob(f"{split}-{i:05d}.*"):
+            stale.unlink()
+    skipped = len(mine) - len(pending)
+    if skipped:
+        logger.info(
+            "%s: %d of this rank's %d chunks already done, skipping them", desc, skipped, len(mine)
+        )
+
+    rows_pending = sum(
+        stop - start for start, stop in (_chunk_range(i, chunk_size, num_rows) for i in pending)
+    )
+    with tqdm(total=rows_pending, desc=desc, unit="row", position=rank, dynamic_ncols=True) as bar:
+        for index in pending:
+            start, stop = _chunk_range(index, chunk_size, num_rows)
+            marker_file = marker_path(out_dir, split, index)
+            marker_file.unlink(missing_ok=True)
+            began = time.perf_counter()
+            result = process(source.select(range(start, stop)))
+            shard = shard_name(split, index)
+            tmp = tmp_dir / f"{split}-{index:05d}.rank{rank}.parquet"
+            _to_parquet(result.dataset, tmp)
+            os.replace(tmp, out_dir / shard)
+            seconds = time.perf_counter() - began
+            marker = {
+                "index": index,
+                "split": split,
+                "shard": shard,
+                "row_start": start,
+                "row_stop": stop,
+                "chunk_size": chunk_size,
+                "rows_in": stop - start,
+                "rows_out": len(result.dataset),
+                "failures": result.failures,
+                "seconds": seconds,
+                "rank": rank,
+                "world_size": world_size,
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "meta": meta or {},
+            }
+            _write_json_atomic(marker_file, marker, f"rank{rank}")
+            bar.update(stop - start)
+
+    return merge_report(
+        out_dir,
+        num_rows=num_rows,
+        chunk_size=chunk_size,
+        split=split,
+        meta=meta,
+        chunks_run=len(pending),
+        chunks_skipped=skipped,
+        writer=f"rank{rank}",
+    )
+
+
+def merge_report(
+    out_dir: str | Path,
+    *,
+    num_rows: int,
+    chunk_size: int,
+    split: str = "train",
+    meta: dict[str, Any] | None = None,
+    chunks_run: int = 0,
+    chunks_skipped: int = 0,
+    writer: str = "merge",
+) -> ShardReport:
+    """Merge the done markers of a ``num_rows``-row source into one report and write it.
+
+    ``run_chunks`` calls this at its end; with several ranks, call it again on one process after all
+    ranks have finished to get a report that includes every rank's last chunks.
+    """
+    out_dir = Path(out_dir)
+    num_chunks = -(-num_rows // chunk_size)
+    finished = [
+        marker
+        for index, marker in sorted(read_markers(out_dir, split).items())
+        if index < num_chunks
+        and _is_done(out_dir, split, marker, _chunk_range(index, chunk_size, num_rows))
+    ]
+    report = ShardReport(
+        out_dir=str(out_dir),
+        split=split,
+        chunk_size=chunk_size,
+        chunks_total=num_chunks,
+        chunks_done=len(finished),
+        rows_in=sum(m["rows_in"] for m in finished),
+        rows_out=sum(m["rows_out"] for m in finished),
+        failures=[f for m in finished for f in m["failures"]],
+        seconds=sum(m["seconds"] for m in finished),
+        chunks_run=chunks_run,
+        chunks_skipped=chunks_skipped,
+        meta=meta or {},
+    )
+    _write_json_atomic(report_path(out_dir, split), report.to_dict(), writer)
+    return report
