@@ -119,6 +119,97 @@ def _add_prompt_commands(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")
 
 
+# --- SR data ------------------------------------------------------------------------------------
+
+
+def _cmd_tile(args: argparse.Namespace) -> None:
+    from gasr_hf.sr.tile import tile_dataset
+
+    report = tile_dataset(
+        args.src,
+        args.out,
+        args.size,
+        args.step,
+        image_column=args.image_column,
+        keep_columns=tuple(args.keep_column),
+        split=args.split,
+        chunk_size=args.chunk_size,
+        png_compression=args.png_compression,
+        rank=args.rank,
+        world_size=args.world_size,
+    )
+    print(json.dumps(report.to_dict(), indent=2))
+
+
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "tile", _cmd_tile, "Cut HR images into overlapping sub-images (a new config).")
+    p.add_argument("src", help="dataset folder, Parquet file or glob, or Hub id")
+    p.add_argument("out", type=Path, help="output folder of Parquet shards")
+    p.add_argument("--size", type=int, default=480, help="tile size (default 480)")
+    p.add_argument("--step", type=int, default=240, help="tile step (default 240)")
+    p.add_argument("--image-column", default="image")
+    p.add_argument("--keep-column", action="append", default=[], help="column to copy (repeat)")
+    p.add_argument("--split", default="train")
+    p.add_argument("--chunk-size", type=int, default=16, help="source images per shard")
+    p.add_argument("--png-compression", type=int, default=3, help="PNG level 0-9 (default 3)")
+    p.add_argument("--rank", type=int, default=0)
+    p.add_argument("--world-size", type=int, default=1)
+
+
+# --- SR evaluation --------------------------------------------------------------------------------
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from gasr_hf.sr.evaluate import evaluate_model
+
+    report = evaluate_model(
+        args.model,
+        args.bench,
+        args.bench_root,
+        args.scale,
+        args.out,
+        tile=args.tile,
+        tile_pad=args.tile_pad,
+        self_ensemble=args.self_ensemble,
+        y_uint8=args.y_uint8,
+        training_dataset=args.training_dataset,
+        num_train_images=args.num_train_images,
+        name=args.name,
+        device=args.device,
+        save_images=args.save_images,
+    )
+    print(report.to_markdown())
+
+
+def _cmd_eval_merge(args: argparse.Namespace) -> None:
+    from gasr_hf.sr.evaluate import merge_reports
+
+    print(merge_reports(args.reports, args.out).to_markdown())
+
+
+def _add_eval_commands(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "eval", _cmd_eval, "Score an SR model (or bicubic) on benchmarks: Table 2.")
+    p.add_argument(
+        "--model", required=True, help="'bicubic' or a checkpoint file spandrel recognises"
+    )
+    p.add_argument("--bench", nargs="+", required=True, help="benchmark names, e.g. Set14 Urban100")
+    p.add_argument("--bench-root", type=Path, default=None, help="folder holding the benchmarks")
+    p.add_argument("--scale", type=int, default=None, help="needed for bicubic; else read")
+    p.add_argument("--out", type=Path, required=True, help="report folder (a rerun resumes)")
+    p.add_argument("--tile", type=int, default=None, help="tile size in LR pixels (default: none)")
+    p.add_argument("--tile-pad", type=int, default=32, help="overlap of tiles (default 32)")
+    p.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
+    p.add_argument("--y-uint8", action="store_true", help="round Y to uint8 as older code did")
+    p.add_argument("--training-dataset", default="", help="the report's training dataset column")
+    p.add_argument("--num-train-images", type=int, default=None, help="the report's #Images")
+    p.add_argument("--name", default=None, help="model name in the report")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--save-images", action="store_true", help="also write the SR PNGs")
+    m = _add(sub, "eval-merge", _cmd_eval_merge, "Merge several eval reports into one table.")
+    m.add_argument("reports", nargs="+", type=Path, help="report.json files or their folders")
+    m.add_argument("--out", type=Path, required=True, help="folder for the merged report")
+
+
 # --- the parser and the entry point -------------------------------------------------------------
 
 
@@ -132,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_prompt_commands(sub)
+    _add_data_commands(sub)
+    _add_eval_commands(sub)
     return parser
 
 
