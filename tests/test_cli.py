@@ -64,7 +64,7 @@ def test_missing_file_is_one_line_and_exit_2(tmp_path):
 
 def test_malformed_config_is_one_line_and_exit_2(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\ndomain: d\nversion: '1'\nbase_description: b\n" "templat: t\n")
+    bad.write_text("name: x\ndomain: d\nversion: '1'\nbase_description: b\ntemplat: t\n")
     assert_one_line_error(run_gasr("corpus", "show", str(bad)), "unknown key 'templat'")
     bad.write_text("styles: [\n")
     assert_one_line_error(run_gasr("corpus", "show", str(bad)), "malformed YAML")
