@@ -119,6 +119,272 @@ def _add_prompt_commands(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")
 
 
+# --- analysis -----------------------------------------------------------------------------------
+
+
+def _csv(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _cmd_ingest(args: argparse.Namespace) -> None:
+    from gasr_hf.annotate import ingest_folder
+
+    background = tuple(int(v) for v in _csv(args.alpha_background))
+    if len(background) != 3:
+        raise ValueError(f"--alpha-background must be R,G,B, got {args.alpha_background!r}")
+    report = ingest_folder(
+        args.folder,
+        args.name,
+        args.out,
+        chunk_size=args.chunk_size,
+        max_pixels=args.max_pixels,
+        alpha_background=background,
+        rank=args.rank,
+        world_size=args.world_size,
+    )
+    print(json.dumps(report.to_dict(), indent=2))
+
+
+def _cmd_annotate(args: argparse.Namespace) -> None:
+    from gasr_hf.annotate import ClipConfig, annotate
+    from gasr_hf.annotate.segments import segment_config
+
+    sam = (
+        segment_config(args.sam_checkpoint, args.sam_model_type, args.sam)
+        if args.sam_checkpoint
+        else None
+    )
+    clip = ClipConfig(model=args.clip_model, batch_size=args.clip_batch_size, dtype=args.clip_dtype)
+    report = annotate(
+        args.in_dir,
+        args.out,
+        annotators=_csv(args.annotators),
+        sam=sam,
+        clip=clip,
+        chunk_size=args.chunk_size,
+        batch_size=args.batch_size,
+        rank=args.rank,
+        world_size=args.world_size,
+        device=args.device,
+        cache_dir=args.cache_dir,
+    )
+    print(json.dumps(report.to_dict(), indent=2))
+
+
+def _cmd_basis(args: argparse.Namespace) -> None:
+    from gasr_hf.analyze.jpeg_quality import build_basis
+
+    qualities = [int(q) for q in _csv(args.qualities)]
+    build_basis(args.reference, args.out, qualities=qualities, name=args.name)
+    logger.info("wrote the blockiness basis %r to %s", args.name, args.out)
+
+
+def _cmd_stats(args: argparse.Namespace) -> None:
+    from gasr_hf.analyze.stats import format_markdown, table1
+
+    names = _csv(args.names) if args.names else None
+    rows = table1(args.dirs, args.out, names=names, basis=args.basis, threshold=args.threshold)
+    print(format_markdown(rows), end="")
+
+
+def _cmd_umap(args: argparse.Namespace) -> None:
+    from gasr_hf.analyze.umap import umap_figure
+
+    result = umap_figure(
+        args.dirs,
+        args.out,
+        names=_csv(args.names) if args.names else None,
+        target=args.target,
+        random_state=args.random_state,
+        n_neighbors=args.n_neighbors,
+        min_dist=args.min_dist,
+        metric=args.metric,
+        max_per_dataset=args.max_per_dataset,
+        eps=args.eps,
+    )
+    logger.info("wrote %s", result.png_path)
+    for name, distance in result.distances.items():
+        print(f"{name}: Frechet distance to {args.target} = {distance:.4f}")
+
+
+def _add_analysis_commands(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "ingest", _cmd_ingest, "Turn an image folder into a dataset of Parquet shards.")
+    p.add_argument("folder", type=Path, help="folder of images (searched recursively)")
+    p.add_argument("--name", required=True, help="dataset name, stored in the source column")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--chunk-size", type=int, default=64, help="images per shard (default 64)")
+    p.add_argument("--max-pixels", type=int, default=89478485, help="decompression-bomb limit")
+    p.add_argument("--alpha-background", default="255,255,255", help="R,G,B behind transparency")
+    p.add_argument("--rank", type=int, default=0)
+    p.add_argument("--world-size", type=int, default=1)
+
+    p = _add(sub, "annotate", _cmd_annotate, "Add annotation columns to a dataset's shards.")
+    p.add_argument("in_dir", type=Path, help="folder of Parquet shards with an image column")
+    p.add_argument("--out", type=Path, required=True, help="output folder (a rerun resumes)")
+    p.add_argument(
+        "--annotators",
+        default="num_pixels,blockiness",
+        help="comma list of num_pixels, blockiness, num_segments, clip_embedding",
+    )
+    p.add_argument("--sam-checkpoint", default=None, help="segment-anything checkpoint file")
+    p.add_argument("--sam-model-type", default="vit_h", help="vit_h, vit_l or vit_b")
+    p.add_argument(
+        "--sam",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a SamAutomaticMaskGenerator parameter (repeat)",
+    )
+    p.add_argument("--clip-model", default="openai/clip-vit-large-patch14", help="id or path")
+    p.add_argument("--clip-batch-size", type=int, default=32)
+    p.add_argument("--clip-dtype", default="float32", help="float32, float16 or bfloat16")
+    p.add_argument("--chunk-size", type=int, default=64, help="rows per shard")
+    p.add_argument("--batch-size", type=int, default=16, help="rows per map batch")
+    p.add_argument("--rank", type=int, default=0, help="this process (runs on cuda:rank)")
+    p.add_argument("--world-size", type=int, default=1)
+    p.add_argument("--device", default=None, help="default: cuda:{rank % n_gpus} or cpu")
+    p.add_argument("--cache-dir", default=None, help="datasets cache for the input's Arrow copy")
+
+    p = _add(sub, "basis", _cmd_basis, "Build JPEG blockiness basis distributions from a folder.")
+    p.add_argument("reference", type=Path, help="folder of reference images (e.g. DF2K HR)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--name", default="basis")
+    p.add_argument("--qualities", default="100,95,85,75,50")
+
+    p = _add(sub, "stats", _cmd_stats, "Table 1: #images, #pixels, blockiness, #segments, JPEG q.")
+    p.add_argument("dirs", nargs="+", type=Path, help="annotated dataset folders")
+    p.add_argument("--out", type=Path, required=True, help="folder for table1.{md,csv,json}")
+    p.add_argument("--names", default=None, help="comma list of display names")
+    p.add_argument("--basis", type=Path, default=None, help="blockiness basis folder")
+    p.add_argument("--threshold", type=float, default=300.0, help="blockiness cut for the KDE")
+
+    p = _add(sub, "umap", _cmd_umap, "UMAP of CLIP embeddings across datasets + Frechet distances.")
+    p.add_argument("dirs", nargs="+", type=Path, help="annotated folders with clip_embedding")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--names", default=None, help="comma list of display names")
+    p.add_argument("--target", default=None, help="dataset name to measure distances to")
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--n-neighbors", type=int, default=15)
+    p.add_argument("--min-dist", type=float, default=0.1)
+    p.add_argument("--metric", default="euclidean")
+    p.add_argument("--max-per-dataset", type=int, default=None)
+    p.add_argument("--eps", type=float, default=1e-6, help="covariance regularisation")
+
+
+# --- publishing ---------------------------------------------------------------------------------
+
+
+def _pairs(specs: Sequence[str], what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"{what} {spec!r} must look like NAME=VALUE")
+        pairs.append((key, value))
+    return pairs
+
+
+def _cmd_assemble(args: argparse.Namespace) -> None:
+    from gasr_hf.publish import assemble_repo
+
+    sources: dict[str, list[str]] = {}
+    for config, folder in _pairs(args.source, "--source"):
+        sources.setdefault(config, []).append(folder)
+    combined = {name: _csv(parts) for name, parts in _pairs(args.combined, "--combined")}
+    layout = assemble_repo(
+        args.out, sources, combined=combined or None, default_config=args.default
+    )
+    logger.info("assembled %s", layout)
+
+
+def _cmd_card(args: argparse.Namespace) -> None:
+    from gasr_hf.publish import load_card_info, write_card
+
+    logger.info("wrote %s", write_card(args.repo, load_card_info(args.info)))
+
+
+def _cmd_manifest(args: argparse.Namespace) -> None:
+    from gasr_hf.publish import write_manifest
+
+    logger.info("wrote %s", write_manifest(args.repo, args.version))
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from gasr_hf.publish import verify_repo
+
+    mismatches = verify_repo(args.repo)
+    for mismatch in mismatches:
+        print(mismatch)
+    if mismatches:
+        print(f"{len(mismatches)} mismatch(es) in {args.repo}", file=sys.stderr)
+        return 1
+    print(f"{args.repo}: every shard matches manifest.json")
+    return 0
+
+
+def _cmd_push(args: argparse.Namespace) -> None:
+    from gasr_hf.publish import push_repo
+
+    result = push_repo(
+        args.repo, args.repo_id, args.version, private=args.private, token=args.token
+    )
+    print(f"pushed {result.repo_id} at {result.commit}, tagged {result.tag}: {result.url}")
+
+
+def _cmd_mix(args: argparse.Namespace) -> None:
+    from gasr_hf.publish import add_mixture, parse_sources
+
+    mixture = add_mixture(
+        args.repo, args.name, parse_sources(args.source), args.mode, replace=args.replace
+    )
+    logger.info("recorded mixture %s", mixture)
+
+
+def _add_publish_commands(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "assemble", _cmd_assemble, "Lay out stage outputs as a dataset repository.")
+    p.add_argument("out", type=Path, help="repository folder")
+    p.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="CONFIG=DIR",
+        help="a folder of shards for a config (repeat; a config may repeat)",
+    )
+    p.add_argument(
+        "--combined",
+        action="append",
+        default=[],
+        metavar="NAME=A,B",
+        help="a config listing other configs' shards (default gasr-df2k=gasr,df2k)",
+    )
+    p.add_argument("--default", default="gasr", help="the default config (default gasr)")
+
+    p = _add(sub, "card", _cmd_card, "Write the dataset card (README.md) from a card YAML.")
+    p.add_argument("repo", type=Path)
+    p.add_argument("--info", type=Path, required=True, help="YAML of gasr_hf.publish.CardInfo")
+
+    p = _add(sub, "manifest", _cmd_manifest, "Write manifest.json: shards, rows, sha256.")
+    p.add_argument("repo", type=Path)
+    p.add_argument("--version", required=True, help="semantic version X.Y.Z")
+
+    p = _add(sub, "verify", _cmd_verify, "Check a repository against its manifest (exit 1 if not).")
+    p.add_argument("repo", type=Path)
+
+    p = _add(sub, "push", _cmd_push, "Upload a verified repository and tag vX.Y.Z on the Hub.")
+    p.add_argument("repo", type=Path)
+    p.add_argument("--repo-id", required=True, help="USER/NAME on the Hub")
+    p.add_argument("--version", required=True, help="must equal the manifest's version")
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--token", default=None, help="default: the stored Hub login")
+
+    p = _add(sub, "mix", _cmd_mix, "Record a training mixture of configs in the card.")
+    p.add_argument("repo", type=Path)
+    p.add_argument("--name", required=True, help="mixture name")
+    p.add_argument("--source", action="append", required=True, metavar="CONFIG=WEIGHT")
+    p.add_argument("--mode", choices=("probabilities", "concat"), default="probabilities")
+    p.add_argument("--replace", action="store_true", help="replace a mixture of that name")
+
+
 # --- SR data ------------------------------------------------------------------------------------
 
 
@@ -223,6 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_prompt_commands(sub)
+    _add_analysis_commands(sub)
+    _add_publish_commands(sub)
     _add_data_commands(sub)
     _add_eval_commands(sub)
     return parser
@@ -236,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     try:
-        args.func(args)
+        code = args.func(args)
     except USER_ERRORS as err:
         message = " ".join(str(err).split())
         print(f"gasr {args.command}: error: {message}", file=sys.stderr)
@@ -248,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``gasr ... | head``): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":
