@@ -119,6 +119,78 @@ def _add_prompt_commands(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")
 
 
+# --- generation ---------------------------------------------------------------------------------
+
+
+def _cmd_generate(args: argparse.Namespace) -> None:
+    from gasr_hf.generate import BackendConfig, generate
+
+    backend = BackendConfig(
+        backend=args.backend,
+        model=args.model,
+        preset=args.preset,
+        revision=args.revision,
+        width=args.width,
+        height=args.height,
+        steps=args.steps,
+        guidance=args.guidance,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        device=args.device,
+        compile=args.compile,
+        first_block_cache=args.first_block_cache,
+    )
+    report = generate(
+        args.prompts,
+        args.out,
+        backend,
+        chunk_size=args.chunk_size,
+        max_attempts=args.max_attempts,
+    )
+    print(json.dumps(report, indent=2))
+
+
+def _cmd_samples(args: argparse.Namespace) -> None:
+    from gasr_hf.generate import make_sample_grid
+
+    path = make_sample_grid(args.shards, args.out, n=args.n, columns=args.columns, tile=args.tile)
+    logger.info("wrote %s", path)
+
+
+def _add_generate_commands(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "generate", _cmd_generate, "Render prompt rows into resumable image shards.")
+    p.add_argument("--prompts", type=Path, required=True, help="prompt dataset folder")
+    p.add_argument("--out", type=Path, required=True, help="output folder (a rerun resumes)")
+    p.add_argument("--backend", choices=("procedural", "diffusers"), default="procedural")
+    p.add_argument("--model", default=None, help="diffusers: Hub id or local pipeline folder")
+    p.add_argument("--preset", default=None, help="flux-dev or sd21")
+    p.add_argument("--revision", default=None, help="Hub revision of the model")
+    p.add_argument("--width", type=int, default=None)
+    p.add_argument("--height", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--guidance", type=float, default=None)
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--device", default=None, help="default: this accelerate process's device")
+    p.add_argument("--chunk-size", type=int, default=256, help="rows per shard (default 256)")
+    p.add_argument("--max-attempts", type=int, default=3, help="renders per row before failing")
+    p.add_argument("--compile", action="store_true", help="torch.compile the denoiser")
+    p.add_argument(
+        "--first-block-cache",
+        type=float,
+        default=None,
+        metavar="THRESHOLD",
+        help="diffusers First Block Cache threshold, e.g. 0.08 (default off)",
+    )
+
+    p = _add(sub, "samples", _cmd_samples, "Draw a grid of sample images from shards.")
+    p.add_argument("--shards", type=Path, required=True, help="folder of image shards")
+    p.add_argument("--out", type=Path, required=True, help="PNG to write")
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--columns", type=int, default=4)
+    p.add_argument("--tile", type=int, default=256, help="tile size in pixels")
+
+
 # --- analysis -----------------------------------------------------------------------------------
 
 
@@ -242,7 +314,7 @@ def _add_analysis_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="rows per map batch")
     p.add_argument("--rank", type=int, default=0, help="this process (runs on cuda:rank)")
     p.add_argument("--world-size", type=int, default=1)
-    p.add_argument("--device", default=None, help="default: cuda:{rank % n_gpus} or cpu")
+    p.add_argument("--device", default=None, help="default: cuda:{rank %% n_gpus} or cpu")
     p.add_argument("--cache-dir", default=None, help="datasets cache for the input's Arrow copy")
 
     p = _add(sub, "basis", _cmd_basis, "Build JPEG blockiness basis distributions from a folder.")
@@ -489,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_prompt_commands(sub)
+    _add_generate_commands(sub)
     _add_analysis_commands(sub)
     _add_publish_commands(sub)
     _add_data_commands(sub)

@@ -1,0 +1,284 @@
+"""Prompt rows -> Parquet shards of images, through the shared chunk runner.
+
+Why chunks and not ``datasets.map(with_rank=True, num_proc=...)``: ``map`` writes one cache file per
+process and only renames it at the very end, so a run killed after hours keeps nothing, and its
+fingerprinted cache is tied to one machine's cache folder. It also forks worker processes, each of
+which would load its own pipeline outside accelerate's device placement. The chunk runner keeps
+every finished chunk as a final shard with a done marker, loads the pipeline once per accelerate
+process and holds only one chunk's PNG bytes in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from gasr_hf.generate.backend import (
+    PROVENANCE_COLUMNS,
+    Backend,
+    BackendConfig,
+    bad_output_reason,
+    create_backend,
+    derive_seed,
+)
+from gasr_hf.shards import ChunkResult, read_markers, run_chunks
+
+if TYPE_CHECKING:
+    import datasets
+
+logger = logging.getLogger(__name__)
+
+REPORT_NAME = "generation_report.json"
+REQUIRED_COLUMNS = ("prompt_id", "prompt", "seed")
+
+
+def output_features(prompt_features: datasets.Features) -> datasets.Features:
+    """Image first, then size, the prompt columns and the provenance columns."""
+    import datasets
+
+    string = datasets.Value("string")
+    return datasets.Features(
+        {
+            "image": datasets.Image(),
+            "width": datasets.Value("int32"),
+            "height": datasets.Value("int32"),
+            **prompt_features,
+            "backend": string,
+            "model": string,
+            "model_revision": string,
+            "scheduler": string,
+            "steps": datasets.Value("int32"),
+            "guidance": datasets.Value("float32"),
+            "dtype": string,
+            "library_versions": string,
+            "seed_used": datasets.Value("int64"),
+            "attempt": datasets.Value("int32"),
+        }
+    )
+
+
+def _load_prompts(prompts: str | Path | datasets.Dataset) -> datasets.Dataset:
+    import datasets
+
+    if isinstance(prompts, datasets.Dataset):
+        source = prompts
+        name = "the prompt dataset"
+    else:
+        from gasr_hf.prompts import load_prompts
+
+        source = load_prompts(prompts)
+        name = str(prompts)
+    missing = [c for c in REQUIRED_COLUMNS if c not in source.column_names]
+    if missing:
+        raise ValueError(f"{name}: column {missing[0]!r} is missing (need {REQUIRED_COLUMNS})")
+    clash = [c for c in ("image", "width", "height", *PROVENANCE_COLUMNS) if c in source.features]
+    if clash:
+        raise ValueError(f"{name}: column {clash[0]!r} is reserved for the generated output")
+    return source
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class _ChunkGenerator:
+    """The ``process`` callable of :func:`run_chunks`: render, check, retry, encode one chunk."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        features: datasets.Features,
+        row_of: Mapping[str, int],
+        max_attempts: int,
+        min_std: float,
+        bar_position: int,
+    ) -> None:
+        self.backend = backend
+        self.features = features
+        self.row_of = row_of
+        self.max_attempts = max_attempts
+        self.min_std = min_std
+        self.bar_position = bar_position
+        self.images = 0
+        self.retried = 0
+
+    def __call__(self, chunk: datasets.Dataset) -> ChunkResult:
+        import datasets
+        from tqdm.auto import tqdm
+
+        rows = chunk.to_list()
+        done: dict[int, tuple[bytes, int, int]] = {}
+        reasons: dict[int, list[str]] = {i: [] for i in range(len(rows))}
+        config = self.backend.config
+        size = (config.width, config.height)
+        with tqdm(
+            total=len(rows), desc="images", unit="img", leave=False, position=self.bar_position
+        ) as bar:
+            for attempt in range(1, self.max_attempts + 1):
+                todo = [i for i in range(len(rows)) if i not in done]
+                if not todo:
+                    break
+                if attempt > 1:
+                    self.retried += len(todo)
+                    logger.warning("retrying %d bad images (attempt %d)", len(todo), attempt)
+                for start in range(0, len(todo), config.batch_size):
+                    batch = todo[start : start + config.batch_size]
+                    seeds = [derive_seed(rows[i]["seed"], attempt) for i in batch]
+                    images = self.backend.render(
+                        [{**rows[i], "seed": s} for i, s in zip(batch, seeds, strict=True)]
+                    )
+                    if len(images) != len(batch):
+                        raise RuntimeError(
+                            f"backend {type(self.backend).__name__} returned {len(images)} "
+                            f"images for {len(batch)} rows"
+                        )
+                    for i, seed, image in zip(batch, seeds, images, strict=True):
+                        if image.size != size:
+                            raise RuntimeError(
+                                f"backend returned a {image.size} image for "
+                                f"prompt {rows[i]['prompt_id']!r}, expected {size}"
+                            )
+                        reason = bad_output_reason(image, self.min_std)
+                        if reason is None:
+                            done[i] = (_png(image.convert("RGB")), seed, attempt)
+                            bar.update(1)
+                        else:
+                            reasons[i].append(f"attempt {attempt} (seed {seed}): {reason}")
+        provenance = self.backend.provenance()
+        out: dict[str, list[Any]] = {name: [] for name in self.features}
+        failures = []
+        for i, row in enumerate(rows):
+            if i not in done:
+                failures.append(
+                    {
+                        "row": self.row_of[row["prompt_id"]],
+                        "id": row["prompt_id"],
+                        "error": f"bad output after {self.max_attempts} attempts: "
+                        + "; ".join(reasons[i]),
+                    }
+                )
+                continue
+            png, seed, attempt = done[i]
+            record = {
+                **row,
+                **provenance,
+                "image": {"bytes": png, "path": None},
+                "width": size[0],
+                "height": size[1],
+                "seed_used": seed,
+                "attempt": attempt,
+            }
+            for name in self.features:
+                out[name].append(record[name])
+        self.images += len(done)
+        return ChunkResult(datasets.Dataset.from_dict(out, features=self.features), failures)
+
+
+def generate(
+    prompts: str | Path | datasets.Dataset,
+    out_dir: str | Path,
+    backend: BackendConfig | Backend,
+    *,
+    chunk_size: int = 256,
+    max_attempts: int = 3,
+    min_std: float = 2.0,
+) -> dict[str, Any]:
+    """Render every prompt row into ``out_dir/train-NNNNN.parquet`` shards; resumable.
+
+    ``prompts`` is a prompt dataset or a folder written by ``gasr prompts``. ``backend`` is a
+    config (the backend is built here, its weights loaded on the first chunk that needs them) or a
+    ready :class:`Backend`. Under ``accelerate launch`` each process takes every
+    ``world_size``-th chunk. A bad output (non-finite, all black, near-constant) is rendered again
+    with a derived seed up to ``max_attempts`` times, then recorded as a failure. Returns the run
+    report, also written to ``out_dir/generation_report.json``.
+    """
+    from accelerate import PartialState
+
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+    source = _load_prompts(prompts)
+    ids = source["prompt_id"]
+    row_of = {pid: i for i, pid in enumerate(ids)}
+    if len(row_of) != len(ids):
+        seen: set[str] = set()
+        dup = next(pid for pid in ids if pid in seen or seen.add(pid))
+        raise ValueError(f"prompt_id {dup!r} occurs more than once in the prompt rows")
+    if not isinstance(backend, Backend):
+        backend = create_backend(backend)
+    config = backend.config
+    out_dir = Path(out_dir)
+    fingerprint = config.fingerprint()
+    for index, marker in read_markers(out_dir).items():
+        if marker.get("meta", {}).get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"{out_dir} holds chunk {index} made with another backend config "
+                f"({marker.get('meta', {}).get('backend_config')}); resume with the same "
+                "config or write to a new --out"
+            )
+
+    state = PartialState()
+    rank, world_size = state.process_index, state.num_processes
+    process = _ChunkGenerator(
+        backend, output_features(source.features), row_of, max_attempts, min_std, world_size + rank
+    )
+    meta = {"fingerprint": fingerprint, "backend_config": dataclasses.asdict(config)}
+    began = time.perf_counter()
+    shards = run_chunks(
+        source,
+        out_dir,
+        process,
+        chunk_size=chunk_size,
+        rank=rank,
+        world_size=world_size,
+        desc=f"generate[{config.backend}]",
+        meta=meta,
+    )
+    wall = time.perf_counter() - began
+    report = {
+        "out_dir": str(out_dir),
+        "backend_config": dataclasses.asdict(config),
+        "provenance": backend.provenance() if process.images else None,
+        "prompts": len(source),
+        "images": shards.rows_out,
+        "failures": len(shards.failures),
+        "chunks_done": shards.chunks_done,
+        "chunks_total": shards.chunks_total,
+        "complete": shards.complete,
+        "images_per_second": round(shards.rows_per_second, 4),
+        "seconds_per_image": round(1 / shards.rows_per_second, 4) if shards.seconds else None,
+        "this_run": {
+            "rank": rank,
+            "world_size": world_size,
+            "images": process.images,
+            "retried_rows": process.retried,
+            "wall_seconds": round(wall, 3),
+            "images_per_second": round(process.images / wall, 4) if process.images else None,
+        },
+        "failed_rows": shards.failures,
+    }
+    _write_report(out_dir / REPORT_NAME, report, rank)
+    logger.info(
+        "generated %d/%d images (%d failures) into %s",
+        shards.rows_out,
+        len(source),
+        len(shards.failures),
+        out_dir,
+    )
+    return report
+
+
+def _write_report(path: Path, report: dict[str, Any], rank: int) -> None:
+    tmp = path.with_name(f".{path.name}.rank{rank}.tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

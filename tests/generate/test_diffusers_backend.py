@@ -1,0 +1,84 @@
+"""The diffusers backend on tiny random FLUX and Stable Diffusion pipelines loaded by path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+
+from gasr_hf.generate import BackendConfig, create_backend, generate
+from gasr_hf.generate.diffusers_backend import _snapshot_commit
+from gasr_hf.prompts import build_prompts
+
+from .tiny_pipelines import save_tiny_flux, save_tiny_sd
+
+
+@pytest.fixture(scope="module")
+def pipelines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pipelines")
+    return {"flux": save_tiny_flux(root), "sd": save_tiny_sd(root)}
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return build_prompts("artwork", 3, 0).to_list()
+
+
+def _config(path: Path, **kw) -> BackendConfig:
+    return BackendConfig(
+        backend="diffusers", model=str(path), width=32, height=32, steps=2, device="cpu", **kw
+    )
+
+
+@pytest.mark.parametrize(("kind", "scheduler"), [("flux", "FlowMatchEuler"), ("sd", "DDIM")])
+def test_tiny_pipeline_by_path_renders_one_image_per_row_from_its_seed(
+    pipelines: dict[str, Path], rows: list[dict], kind: str, scheduler: str
+) -> None:
+    backend = create_backend(_config(pipelines[kind], batch_size=2))
+    images = backend.render(rows[:2])
+    assert [im.size for im in images] == [(32, 32), (32, 32)]
+    again = backend.render([rows[1]])[0]
+    assert np.array_equal(np.asarray(images[1]), np.asarray(again))
+    other = backend.render([{**rows[1], "seed": rows[1]["seed"] + 1}])[0]
+    assert not np.array_equal(np.asarray(again), np.asarray(other))
+    provenance = backend.provenance()
+    assert provenance["scheduler"].startswith(scheduler)
+    assert provenance["model"] == str(pipelines[kind]) and provenance["steps"] == 2
+    assert "diffusers==" in provenance["library_versions"]
+
+
+def test_first_block_cache_is_applied(pipelines: dict[str, Path], rows: list[dict]) -> None:
+    backend = create_backend(_config(pipelines["flux"], first_block_cache=0.05))
+    assert backend.render(rows[:1])[0].size == (32, 32)
+    assert backend.pipeline.transformer.is_cache_enabled
+
+
+def test_generate_with_flux_writes_shards(
+    pipelines: dict[str, Path], rows: list[dict], tmp_path: Path
+) -> None:
+    prompts = datasets.Dataset.from_list(rows)
+    report = generate(prompts, tmp_path, _config(pipelines["flux"]), chunk_size=2)
+    ds = datasets.load_dataset("parquet", data_dir=str(tmp_path), split="train")
+    assert report["images"] + report["failures"] == 3
+    assert set(ds["backend"]) == {"diffusers"} and set(ds["dtype"]) == {"float32"}
+    assert set(ds["scheduler"]) == {"FlowMatchEulerDiscreteScheduler"}
+
+
+def test_absent_weights_offline_name_the_model(rows: list[dict], tmp_path: Path) -> None:
+    missing = create_backend(BackendConfig(backend="diffusers", model="nobody/no-such-model"))
+    with pytest.raises(FileNotFoundError, match="'nobody/no-such-model'.*local path"):
+        missing.render(rows[:1])
+    with pytest.raises(FileNotFoundError, match="model folder not found"):
+        create_backend(BackendConfig(backend="diffusers", model=str(tmp_path / "x" / "y"))).render(
+            rows[:1]
+        )
+
+
+def test_commit_hash_is_read_from_a_hub_cache_snapshot_path(tmp_path: Path) -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = tmp_path / "models--org--name" / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    assert _snapshot_commit(snapshot) == commit
+    assert _snapshot_commit(tmp_path) is None
