@@ -19,7 +19,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 # The main job on the embedded, offline default.
 run: $(VENV)/.installed
-	$(BIN)/gasr prompts --corpus artwork --n 64 --seed 0 --out out/prompts --overwrite
+	$(BIN)/gasr build --config examples/configs/offline.yaml
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -119,6 +119,22 @@ def _add_prompt_commands(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: auto)")
 
 
+# --- the whole chain ----------------------------------------------------------------------------
+
+
+def _cmd_build(args: argparse.Namespace) -> None:
+    from gasr_hf.build import build, load_build_config
+
+    result = build(load_build_config(args.config))
+    state = "built" if result.did_work else "already complete, nothing to do"
+    print(f"{result.out}: {state}")
+
+
+def _add_build_commands(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "build", _cmd_build, "Run the whole chain from one YAML config (resumable).")
+    p.add_argument("--config", type=Path, required=True, help="build config YAML")
+
+
 # --- generation ---------------------------------------------------------------------------------
 
 
@@ -561,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_prompt_commands(sub)
+    _add_build_commands(sub)
     _add_generate_commands(sub)
     _add_analysis_commands(sub)
     _add_publish_commands(sub)

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REPORT_NAME = "generation_report.json"
+SOURCE = "GASR"
+"""The ``source`` column of generated rows (ingested real images hold their dataset's name)."""
 REQUIRED_COLUMNS = ("prompt_id", "prompt", "seed")
 
 
@@ -51,6 +53,7 @@ def output_features(prompt_features: datasets.Features) -> datasets.Features:
             "image": datasets.Image(),
             "width": datasets.Value("int32"),
             "height": datasets.Value("int32"),
+            "source": string,
             **prompt_features,
             "backend": string,
             "model": string,
@@ -176,6 +179,7 @@ class _ChunkGenerator:
                 "image": {"bytes": png, "path": None},
                 "width": size[0],
                 "height": size[1],
+                "source": SOURCE,
                 "seed_used": seed,
                 "attempt": attempt,
             }

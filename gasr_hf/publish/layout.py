@@ -225,7 +225,9 @@ def _check_not_nested(out_dir: Path, config: str, path: Path) -> None:
     out, src = out_dir.resolve(), path.resolve()
     if out == src or src in out.parents:
         raise ValueError(f"out_dir {out_dir} must not lie inside source {config}={path}")
-    if out in src.parents:
+    # A source in a hidden folder of out_dir (a build's ``.gasr/`` work) is neither published nor
+    # matched by the data-file globs, so it may stay there.
+    if out in src.parents and not src.relative_to(out).parts[0].startswith("."):
         raise ValueError(f"source {config}={path} must not lie inside out_dir {out_dir}")
 
 
@@ -263,7 +265,9 @@ def _check_out_dir(out_dir: Path) -> None:
         return
     if not out_dir.is_dir():
         raise NotADirectoryError(f"out_dir {out_dir} exists and is not a folder")
-    if any(out_dir.iterdir()) and not (out_dir / STATE_DIR / LAYOUT_FILE).is_file():
+    # Hidden entries (``.gasr/`` build state, ``.git``) are never published and may already exist.
+    visible = [p for p in out_dir.iterdir() if not p.name.startswith(".")]
+    if visible and not (out_dir / STATE_DIR / LAYOUT_FILE).is_file():
         raise ValueError(
             f"out_dir {out_dir} is not empty and was not made by assemble_repo "
             f"(no {STATE_DIR}/{LAYOUT_FILE}); choose an empty or new folder"
