@@ -122,13 +122,37 @@ def _fingerprint(value: Any) -> str:
 
 
 class _Stages:
-    """Runs named stages once each, keeping a marker per finished stage."""
+    """Runs named stages once each, keeping a marker per finished stage.
 
-    def __init__(self, state_dir: Path) -> None:
+    Under ``accelerate launch`` the data stages run on every process (each takes its share of the
+    chunks) with one marker per rank, and every rank waits for the others' markers before the next
+    stage reads their output: a barrier through files, which, unlike a collective, has no timeout to
+    outlast while ranks finish their last chunks minutes apart.
+    """
+
+    def __init__(self, state_dir: Path, rank: int = 0, world_size: int = 1) -> None:
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.rank, self.world_size = rank, world_size
         self.ran: list[str] = []
         self.skipped: list[str] = []
+
+    def run_distributed(self, name: str, settings: Any, work: Callable[[], Any]) -> Any:
+        """A data stage on every rank; returns once all ranks have finished it."""
+        if self.world_size == 1:
+            return self.run(name, settings, work)
+        result = self.run(f"{name}@{self.rank}-of-{self.world_size}", settings, work)
+        self.wait_for([f"{name}@{r}-of-{self.world_size}" for r in range(self.world_size)])
+        return result
+
+    def wait_for(self, names: list[str]) -> None:
+        """Block until the markers of the stages ``names`` exist (written by any rank)."""
+        last_log = 0.0
+        while missing := [n for n in names if not (self.state_dir / f"{n}.json").is_file()]:
+            if time.monotonic() - last_log > 60:
+                logger.info("rank %d waits for stage %s", self.rank, ", ".join(missing))
+                last_log = time.monotonic()
+            time.sleep(2)
 
     def run(
         self, name: str, settings: Any, work: Callable[[], Any], *, derived: bool = False
@@ -183,6 +207,8 @@ class BuildResult:
 
 def build(config: BuildConfig) -> BuildResult:
     """Run every stage of ``config`` that is not finished yet; see the module docstring."""
+    from accelerate import PartialState
+
     from gasr_hf.analyze.stats import format_markdown, table1
     from gasr_hf.annotate import ClipConfig, annotate, ingest_folder
     from gasr_hf.annotate.segments import segment_config
@@ -190,10 +216,13 @@ def build(config: BuildConfig) -> BuildResult:
     from gasr_hf.prompts import build_prompts, load_corpus, save_prompts
     from gasr_hf.publish import CardInfo, add_mixture, assemble_repo, write_card, write_manifest
 
+    state = PartialState()
+    rank, world_size = state.process_index, state.num_processes
     out = Path(config.out)
     work = out / ".gasr" / "build"
-    stages = _Stages(work / "stages")
-    save_yaml(to_dict(config), work / "config.yaml")
+    stages = _Stages(work / "stages", rank, world_size)
+    if rank == 0:
+        save_yaml(to_dict(config), work / "config.yaml")
     corpus = load_corpus(config.prompts.corpus)
     backend = config.generate.backend.resolved()
     prompts_dir, images_dir = work / "prompts", work / "images"
@@ -205,13 +234,16 @@ def build(config: BuildConfig) -> BuildResult:
         save_prompts(dataset, prompts_dir, provenance=provenance, overwrite=True)
         return provenance
 
-    stages.run("prompts", {"corpus": corpus.id, **to_dict(config.prompts)}, make_prompts)
+    prompt_settings = {"corpus": corpus.id, **to_dict(config.prompts)}
+    if rank == 0:
+        stages.run("prompts", prompt_settings, make_prompts)
+    stages.wait_for(["prompts"])
     generate_settings = {
         "backend": backend.fingerprint(),
         "chunk_size": config.generate.chunk_size,
         "max_attempts": config.generate.max_attempts,
     }
-    generated = stages.run(
+    generated = stages.run_distributed(
         "generate",
         generate_settings,
         lambda: generate(
@@ -225,10 +257,12 @@ def build(config: BuildConfig) -> BuildResult:
     inputs = {GENERATED: images_dir}
     for source in config.real:
         ingested = work / "ingested" / source.name
-        stages.run(
+        stages.run_distributed(
             f"ingest-{source.name}",
             to_dict(source),
-            lambda s=source, d=ingested: ingest_folder(s.folder, s.name, d).to_dict(),
+            lambda s=source, d=ingested: ingest_folder(
+                s.folder, s.name, d, rank=rank, world_size=world_size
+            ).to_dict(),
         )
         inputs[source.name] = ingested
         annotated[source.name] = work / "annotated" / source.name
@@ -246,7 +280,7 @@ def build(config: BuildConfig) -> BuildResult:
         if k not in ("device", "batch_size", "clip_batch_size")
     }
     for name, folder in inputs.items():
-        stages.run(
+        stages.run_distributed(
             f"annotate-{name}",
             annotate_settings,
             lambda src=folder, dst=annotated[name]: annotate(
@@ -257,9 +291,13 @@ def build(config: BuildConfig) -> BuildResult:
                 clip=clip,
                 chunk_size=settings.chunk_size,
                 batch_size=settings.batch_size,
+                rank=rank,
+                world_size=world_size,
                 device=settings.device,
             ).to_dict(),
         )
+    if rank != 0:
+        return BuildResult(out=out, ran=tuple(stages.ran), skipped=tuple(stages.skipped))
 
     figures = work / "figures"
     analysis = to_dict(config.analyze)

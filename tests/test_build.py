@@ -137,3 +137,31 @@ def test_example_configs_load(name):
             28,
         )
         assert backend.guidance == 3.5 and backend.dtype == "bfloat16"
+
+
+def test_ranks_wait_for_each_other_through_stage_markers(tmp_path):
+    import threading
+    import time
+
+    from gasr_hf.build import _Stages
+
+    order = []
+    rank1 = _Stages(tmp_path, rank=1, world_size=2)
+    rank0 = _Stages(tmp_path, rank=0, world_size=2)
+
+    def slow_rank0():
+        time.sleep(0.5)
+        order.append("rank0 work")
+        return 0
+
+    def run_rank1():
+        rank1.run_distributed("generate", {"a": 1}, lambda: order.append("rank1 work") or 1)
+        order.append("rank1 past the barrier")
+
+    thread = threading.Thread(target=run_rank1)
+    thread.start()
+    assert rank0.run_distributed("generate", {"a": 1}, slow_rank0) == 0
+    thread.join(timeout=30)
+    assert order.index("rank1 past the barrier") > order.index("rank0 work")
+    assert (tmp_path / "generate@0-of-2.json").is_file()
+    assert (tmp_path / "generate@1-of-2.json").is_file()
