@@ -16,6 +16,9 @@ from types import ModuleType
 
 
 def _register() -> None:
+    if "gasr_hf.sr.models" in sys.modules:
+        # That package registers on import; it is loaded already or is what imported spandrel.
+        return
     from gasr_hf.sr.models.spandrel_arch import register_spandrel
 
     register_spandrel()
