@@ -510,6 +510,35 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--world-size", type=int, default=1)
 
 
+# --- SR training ----------------------------------------------------------------------------------
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from gasr_hf.sr.train import load_train_config, train
+
+    config = load_train_config(
+        args.config, args.overrides, max_steps=args.max_steps, smoke=args.smoke
+    )
+    result = train(config, resume=args.resume)
+    print(f"trained {result.steps} steps; EMA weights: {result.ema_weights}")
+
+
+def _add_train_commands(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "train", _cmd_train, "Train an SR model, one process (examples/train_sr.py).")
+    p.add_argument("--config", type=Path, required=True, help="recipe YAML, e.g. hat_x4.yaml")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after N optimizer steps")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key with a YAML value (repeat)",
+    )
+    p.add_argument("--smoke", action="store_true", help="tiny model, 20 steps: a CPU check")
+    p.add_argument("--resume", default=None, help="'latest' or a checkpoint-N folder")
+
+
 # --- SR evaluation --------------------------------------------------------------------------------
 
 
@@ -582,6 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_commands(sub)
     _add_publish_commands(sub)
     _add_data_commands(sub)
+    _add_train_commands(sub)
     _add_eval_commands(sub)
     return parser
 

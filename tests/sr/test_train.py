@@ -1,0 +1,336 @@
+"""SR training: every recipe trains (tiny) on a generated GASR shard, resumes exactly, and exports
+EMA weights that spandrel loads."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import spandrel
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from gasr_hf.sr.models import build
+from gasr_hf.sr.train import (
+    LOG_FILE,
+    SourceConfig,
+    TrainConfig,
+    apply_overrides,
+    latest_checkpoint,
+    load_train_config,
+    train,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "examples" / "train_sr.py"
+RECIPES = {
+    "rcan": REPO / "examples" / "configs" / "rcan_x4.yaml",
+    "hat": REPO / "examples" / "configs" / "hat_x4.yaml",
+    "mambair-light": REPO / "examples" / "configs" / "mambair_light_x4.yaml",
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quick_cpu():
+    """Tiny models run fastest on one thread, and a streamed epoch of a few images should not end
+    with datasets' 5 s pause for Arrow's reader threads."""
+    threads = torch.get_num_threads()
+    pause = datasets.config.SLEEP_TIME_ON_THREADS_SHUTDOWN
+    torch.set_num_threads(1)
+    datasets.config.SLEEP_TIME_ON_THREADS_SHUTDOWN = 0
+    yield
+    torch.set_num_threads(threads)
+    datasets.config.SLEEP_TIME_ON_THREADS_SHUTDOWN = pause
+
+
+def _smooth_images(n: int, size: tuple[int, int], seed: int) -> list[np.ndarray]:
+    """Smooth colour waves: a learnable x4 task, unlike noise."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w] / 12.0
+    images = []
+    for _ in range(n):
+        freq, phase = rng.uniform(0.3, 1.2, 3), rng.uniform(0, 6, 3)
+        planes = [np.sin(freq[c] * x + phase[c]) * np.cos(freq[(c + 1) % 3] * y) for c in range(3)]
+        images.append(((np.stack(planes, -1) * 0.5 + 0.5) * 255).round().astype(np.uint8))
+    return images
+
+
+@pytest.fixture(scope="module")
+def gasr_folder(tmp_path_factory) -> Path:
+    """A dataset folder in the published layout, data/gasr/train-*.parquet, of PNG bytes."""
+    root = tmp_path_factory.mktemp("gasr")
+    rows = []
+    for i, img in enumerate(_smooth_images(24, (48, 56), seed=0)):
+        buffer = io.BytesIO()
+        Image.fromarray(img).save(buffer, format="PNG")
+        rows.append({"bytes": buffer.getvalue(), "path": f"{i:03d}.png"})
+    shard = root / "data" / "gasr" / "train-00000-of-00001.parquet"
+    shard.parent.mkdir(parents=True)
+    datasets.Dataset.from_dict({"image": rows}).cast_column("image", datasets.Image()).to_parquet(
+        str(shard)
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def val_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("bench")
+    (root / "Tiny").mkdir()
+    for i, img in enumerate(_smooth_images(2, (40, 36), seed=1)):
+        Image.fromarray(img).save(root / "Tiny" / f"img{i}.png")
+    return root
+
+
+def _recipe(name: str, out: Path, gasr: Path, *extra: str, val: Path | None = None) -> TrainConfig:
+    overrides = [
+        f"sources=[{{path: {gasr}, config: gasr}}]",
+        f"output_dir={out}",
+        "hr_size=32",
+        "report_to=none",
+        "val_sets=[]",
+        "val_root=null",
+        *extra,
+    ]
+    if val is not None:
+        overrides += ["val_sets=[Tiny]", f"val_root={val}"]
+    return load_train_config(RECIPES[name], overrides, smoke=True)
+
+
+def _losses(out: Path) -> dict[int, float]:
+    records = [json.loads(line) for line in (out / LOG_FILE).read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in records if "loss" in r}
+
+
+STEPS = 40
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, gasr_folder, val_root):
+    """Each recipe, smoke settings, trained for STEPS steps with validation and TensorBoard."""
+    runs = {}
+    for name in RECIPES:
+        out = tmp_path_factory.mktemp(name)
+        config = _recipe(
+            name,
+            out,
+            gasr_folder,
+            "lr=1.0e-3",
+            f"max_steps={STEPS}",
+            f"checkpoint_every={STEPS // 2}",
+            f"val_every={STEPS}",
+            "report_to=tensorboard",
+            val=val_root,
+        )
+        runs[name] = (config, train(config))
+    return runs
+
+
+def test_recipes_state_the_papers_settings():
+    rcan = load_train_config(RECIPES["rcan"])
+    hat = load_train_config(RECIPES["hat"])
+    mambair = load_train_config(RECIPES["mambair-light"])
+    assert (rcan.hr_size, rcan.batch_size, rcan.lr, rcan.max_steps) == (192, 16, 1e-4, 500_000)
+    assert rcan.lr_milestones == (200_000, 400_000) and rcan.adam_betas == (0.9, 0.999)
+    assert (hat.hr_size, hat.batch_size, hat.lr, hat.max_steps) == (256, 32, 2e-4, 500_000)
+    assert (mambair.hr_size, mambair.batch_size, mambair.lr) == (192, 32, 2e-4)
+    assert mambair.lr_milestones == (250_000, 400_000, 450_000, 475_000)
+    assert mambair.max_steps == 500_000
+    for config in (rcan, hat, mambair):
+        assert config.scale == 4 and config.ema_decay == 0.999 and not config.tiny_model
+        assert config.sources[0].config == "gasr"
+
+
+def test_config_typos_fail_at_load_naming_the_key_and_file(tmp_path):
+    with pytest.raises(ValueError, match=r"hat_x4.yaml.*unknown key 'learning_rate'"):
+        load_train_config(RECIPES["hat"], ["learning_rate=0.1"])
+    with pytest.raises(ValueError, match=r"rcan_x4.yaml.*unknown rcan argument\(s\) n_feat\b"):
+        load_train_config(RECIPES["rcan"], ["model_args.n_feat=8"])
+    with pytest.raises(ValueError, match="batch_size=30 is not divisible"):
+        load_train_config(RECIPES["hat"], ["batch_size=30", "gradient_accumulation_steps=4"])
+    with pytest.raises(ValueError, match="not KEY=VALUE"):
+        load_train_config(RECIPES["hat"], ["lr"])
+
+
+def test_overrides_parse_yaml_and_reach_into_mappings():
+    data = apply_overrides(
+        {"model_args": {"n_feats": 64}, "lr": 1.0},
+        ["model_args.reduction=4", "lr=2.0e-4", "sources=[{path: x, weight: 2}]"],
+    )
+    assert data == {
+        "model_args": {"n_feats": 64, "reduction": 4},
+        "lr": 2e-4,
+        "sources": [{"path": "x", "weight": 2}],
+    }
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_tiny_models_learn_on_generated_gasr_data(trained, name):
+    config, result = trained[name]
+    losses = _losses(config.output_dir)
+    assert sorted(losses) == list(range(1, STEPS + 1))
+    first = np.mean([losses[s] for s in range(1, 9)])
+    last = np.mean([losses[s] for s in range(STEPS - 7, STEPS + 1)])
+    assert last < 0.7 * first, (name, first, last)
+    assert result.steps == STEPS
+    assert result.checkpoint == config.output_dir / f"checkpoint-{STEPS}"
+    assert latest_checkpoint(config.output_dir) == result.checkpoint
+    assert (config.output_dir / f"checkpoint-{STEPS // 2}" / "model.safetensors").is_file()
+    assert set(result.validation) == {"Tiny/psnr", "Tiny/ssim"}
+    assert 10 < result.validation["Tiny/psnr"] < 100
+    assert list((config.output_dir / "logs").rglob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_exported_ema_weights_reload_through_spandrel(trained, name):
+    config, result = trained[name]
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    ema = result.ema_model.eval()
+    with torch.no_grad():
+        expected = ema(x.clone()).clamp(0, 1)
+    for path in (result.ema_weights, result.checkpoint / config.export_name):
+        descriptor = spandrel.ModelLoader().load_from_file(path)
+        assert descriptor.scale == 4
+        torch.testing.assert_close(descriptor(x.clone()), expected, rtol=0, atol=0)
+    # the trained (non-EMA) weights of the checkpoint load through spandrel too
+    weights = result.checkpoint / "model.safetensors"
+    raw = build(name, 4, weights=weights, **config.model_overrides()).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            spandrel.ModelLoader().load_from_file(weights)(x.clone()),
+            raw(x.clone()).clamp(0, 1),
+            rtol=0,
+            atol=0,
+        )
+
+
+def test_resume_continues_exactly_as_the_uninterrupted_run(tmp_path, gasr_folder):
+    """HAT (random drop path), gradient accumulation and a DataLoader worker: an interrupted and
+    resumed run gives bitwise the losses and EMA weights of an uninterrupted one."""
+    common = ("gradient_accumulation_steps=2", "num_workers=1", "checkpoint_every=2")
+    straight = _recipe("hat", tmp_path / "straight", gasr_folder, *common, "max_steps=4")
+    train(straight)
+    interrupted = _recipe("hat", tmp_path / "resumed", gasr_folder, *common, "max_steps=2")
+    train(interrupted)
+    resumed = _recipe("hat", tmp_path / "resumed", gasr_folder, *common, "max_steps=4")
+    result = train(resumed, resume="latest")
+
+    assert result.steps == 4
+    assert _losses(resumed.output_dir) == _losses(straight.output_dir)
+    a = load_file(straight.output_dir / straight.export_name)
+    b = load_file(resumed.output_dir / resumed.export_name)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_resume_refuses_another_data_setting(tmp_path, trained, gasr_folder):
+    config, result = trained["rcan"]
+    out = tmp_path / "other"
+    shutil.copytree(result.checkpoint, out / result.checkpoint.name)
+    changed = _recipe("rcan", out, gasr_folder, "batch_size=2", f"max_steps={STEPS + 1}")
+    with pytest.raises(ValueError, match="batch_size"):
+        train(changed, resume="latest")
+
+
+def test_resume_errors_name_the_folder(tmp_path, gasr_folder):
+    config = _recipe("rcan", tmp_path / "run", gasr_folder, "max_steps=1")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        train(config, resume=tmp_path / "nowhere")
+    (tmp_path / "not-a-checkpoint").mkdir()
+    with pytest.raises(ValueError, match="not a checkpoint-N folder"):
+        train(config, resume=tmp_path / "not-a-checkpoint")
+
+
+def test_example_script_runs_a_smoke_recipe(tmp_path, gasr_folder):
+    spec = importlib.util.spec_from_file_location("train_sr", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "run"
+    args = script.parse_args(
+        [
+            "--config",
+            str(RECIPES["mambair-light"]),
+            "--smoke",
+            "--max-steps",
+            "2",
+            "--set",
+            f"sources=[{{path: {gasr_folder}, config: gasr}}]",
+            "--set",
+            f"output_dir={out}",
+            "--set",
+            "hr_size=32",
+            "--set",
+            "val_sets=[]",
+            "--set",
+            "val_root=null",
+        ]
+    )
+    script.main(args)
+    assert (out / "mambair-light_x4_ema.safetensors").is_file()
+    assert sorted(_losses(out)) == [1, 2]
+
+
+def test_two_processes_resume_exactly(tmp_path, gasr_folder):
+    """``examples/train_sr.py`` under torchrun with two CPU processes (DDP over gloo): each rank's
+    data position is gathered into the checkpoint, and a resumed run matches the straight one."""
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+
+    def launch(out: Path, *extra: str) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(SCRIPT),
+            "--config",
+            str(RECIPES["hat"]),
+            "--smoke",
+            "--max-steps=4",
+            *("--set", f"sources=[{{path: {gasr_folder}, config: gasr}}]"),
+            *("--set", f"output_dir={out}"),
+            *("--set", "hr_size=32", "--set", "report_to=none", "--set", "val_sets=[]"),
+            *("--set", "val_root=null", "--set", "checkpoint_every=2"),
+            *("--set", "gradient_accumulation_steps=2"),
+            *extra,
+        ]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    straight = tmp_path / "straight"
+    launch(straight)
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(straight / "checkpoint-2", resumed / "checkpoint-2")
+    launch(resumed, "--resume", "latest")
+
+    assert sorted(_losses(straight)) == [1, 2, 3, 4]
+    assert {s: v for s, v in _losses(straight).items() if s > 2} == _losses(resumed)
+    name = "hat_x4_ema.safetensors"
+    assert (straight / name).read_bytes() == (resumed / name).read_bytes()
+
+
+def test_missing_sources_are_named(tmp_path):
+    def run(source: str) -> None:
+        config = _recipe("rcan", tmp_path / "run", tmp_path, "max_steps=1")
+        train(dataclasses.replace(config, sources=(SourceConfig(path=source, config="gasr"),)))
+
+    with pytest.raises(FileNotFoundError, match=r"sources\[0\] \(nothere/gasr\): neither"):
+        run("nothere/gasr")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        run(str(tmp_path / "missing"))
+    (tmp_path / "data" / "gasr").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"no train-\*.parquet"):
+        run(str(tmp_path))
