@@ -2,7 +2,7 @@
 (Dataset.from_parquet -> add null columns -> cast -> to_parquet), on 1024x1024 PNG shards.
 
 Each method runs in its own Python process; the table shows wall time, throughput and the
-process's peak RSS. Usage: python benchmarks/publish.py [IMAGES_PER_SOURCE] [WORKDIR]
+process's peak RSS. Usage: python benchmarks/publish.py [--images N] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -126,8 +126,16 @@ def run(code: str, *args: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    per_source = int(sys.argv[1]) if len(sys.argv) > 1 else 32
-    work = Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/publish_bench")
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=32, help="images per source (2 sources)")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "publish_bench"
+    )
+    args = parser.parse_args()
+    per_source, work = args.images, args.workdir
     shutil.rmtree(work, ignore_errors=True)
     for sub in ("gen", "div2k"):
         (work / "src" / sub).mkdir(parents=True)
@@ -135,7 +143,9 @@ def main() -> None:
     size = sum(p.stat().st_size for p in (work / "src").rglob("*.parquet")) / 2**20
     arg = json.dumps(sources)
     results = [("assemble_repo (pyarrow row groups)", *run(ASSEMBLE, str(work / "repo"), arg))]
-    results.append(("datasets from_parquet/cast/to_parquet", *run(BASELINE, str(work / "base"), arg)))
+    results.append(
+        ("datasets from_parquet/cast/to_parquet", *run(BASELINE, str(work / "base"), arg))
+    )
     rerun = run(ASSEMBLE, str(work / "repo"), arg)
     manifest = run(MANIFEST, str(work / "repo"))
     print(f"{2 * per_source} images of 1024x1024 PNG, {size:.0f} MiB of Parquet in 4 shards\n")
