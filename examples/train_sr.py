@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--resume",
         default=None,
-        help="'latest' (newest checkpoint in output_dir, if any) or a checkpoint-N folder",
+        help="'latest' (newest checkpoint in output_dir, if any) or a checkpoint-N folder; "
+        "without it, an output_dir that already holds checkpoints is refused",
     )
     return parser.parse_args(argv)
 

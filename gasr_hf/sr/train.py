@@ -7,9 +7,11 @@ accumulation, checkpoints and trackers; the same function runs single-process (`
 under ``accelerate launch examples/train_sr.py``.
 
 Checkpoints are ``output_dir/checkpoint-N`` folders written by ``Accelerator.save_state`` (model
-weights as safetensors); the EMA and every rank's data-stream position are registered for
-checkpointing, so a resumed run continues with the very batches, weights and random state of the
-uninterrupted one. Each checkpoint and the end of training also export the EMA weights as
+weights as safetensors) into ``checkpoint-N.tmp`` and renamed once complete, so a kill never leaves
+a half-written ``checkpoint-N``; a new run refuses an ``output_dir`` that holds one. The EMA and
+every rank's data-stream position are registered for checkpointing, so a resumed run continues with
+the very batches, weights and random state of the uninterrupted one. Each checkpoint and the end of
+training also export the EMA weights as
 ``<model>_x<scale>_ema.safetensors``, which ``spandrel.ModelLoader().load_from_file`` loads.
 """
 
@@ -52,6 +54,10 @@ __all__ = [
 ]
 
 CHECKPOINT_PREFIX = "checkpoint-"
+TMP_SUFFIX = ".tmp"
+"""A checkpoint being written: ``checkpoint-N.tmp``, renamed to ``checkpoint-N`` when complete."""
+OLD_SUFFIX = ".old"
+"""A checkpoint being replaced by a new save of the same step."""
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "train_config.yaml"
 TRACKER_PROJECT = "train_sr"
@@ -447,6 +453,7 @@ def _validate(
 
 
 def _checkpoint_step(path: Path) -> int | None:
+    """N for a completed ``checkpoint-N`` folder; None for anything else (temporary folders too)."""
     match = re.fullmatch(rf"{CHECKPOINT_PREFIX}(\d+)", path.name)
     return int(match.group(1)) if match and path.is_dir() else None
 
@@ -458,14 +465,34 @@ def _checkpoints(output_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def _remove_unfinished_checkpoints(output_dir: Path) -> None:
+    """Delete the ``checkpoint-N.tmp`` / ``.old`` folders of saves that were killed midway."""
+    if not output_dir.is_dir():
+        return
+    suffixes = "|".join(re.escape(s) for s in (TMP_SUFFIX, OLD_SUFFIX))
+    for path in sorted(output_dir.iterdir()):
+        if re.fullmatch(rf"{CHECKPOINT_PREFIX}\d+(?:{suffixes})", path.name) and path.is_dir():
+            logger.warning("removing %s, left by an interrupted checkpoint save", path)
+            shutil.rmtree(path)
+
+
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The ``checkpoint-N`` folder with the largest N under ``output_dir``, or None."""
+    """The completed ``checkpoint-N`` folder with the largest N under ``output_dir``, or None.
+
+    A save in progress (or killed) writes ``checkpoint-N.tmp``, which is never returned.
+    """
     found = _checkpoints(Path(output_dir))
     return found[-1] if found else None
 
 
 def _resolve_resume(resume: str | Path | None, output_dir: Path) -> Path | None:
     if resume is None:
+        found = latest_checkpoint(output_dir)
+        if found is not None:
+            raise FileExistsError(
+                f"output_dir {output_dir} already holds a run ({found.name}); pass --resume latest "
+                "(resume='latest') to continue it, or choose another output_dir"
+            )
         return None
     if str(resume) == "latest":
         found = latest_checkpoint(output_dir)
@@ -495,17 +522,36 @@ def export_weights(model: torch.nn.Module, path: str | Path) -> Path:
 def _save_checkpoint(
     accelerator: Accelerator, config: TrainConfig, ema_module: torch.nn.Module, step: int
 ) -> Path:
+    """Write ``checkpoint-{step}`` so that a kill at any point leaves the completed checkpoints as
+    they were: every process saves into ``checkpoint-{step}.tmp``, the main process renames it into
+    place once all are done and only then prunes beyond ``checkpoints_total_limit``."""
     out = config.output_dir / f"{CHECKPOINT_PREFIX}{step}"
-    limit = config.checkpoints_total_limit
-    if accelerator.is_main_process and limit is not None:
-        old = [p for p in _checkpoints(config.output_dir) if p != out]
-        for stale in old[: max(0, len(old) - (limit - 1))]:
-            logger.info("removing old checkpoint %s", stale)
-            shutil.rmtree(stale)
+    tmp = out.with_name(out.name + TMP_SUFFIX)
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)  # left by a killed save of this step
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(out), safe_serialization=True)
+    accelerator.save_state(str(tmp), safe_serialization=True)
     if accelerator.is_main_process:
-        export_weights(ema_module, out / config.export_name)
+        export_weights(ema_module, tmp / config.export_name)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if out.exists():
+            # A run resumed from an earlier checkpoint reaches this step again: move the old
+            # folder aside in one rename, so no half-deleted checkpoint-N is ever visible.
+            old = out.with_name(out.name + OLD_SUFFIX)
+            if old.exists():
+                shutil.rmtree(old)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+        limit = config.checkpoints_total_limit
+        if limit is not None:
+            older = [p for p in _checkpoints(config.output_dir) if p != out]
+            for stale in older[: max(0, len(older) - (limit - 1))]:
+                logger.info("removing old checkpoint %s", stale)
+                shutil.rmtree(stale)
     accelerator.wait_for_everyone()
     return out
 
@@ -516,19 +562,29 @@ def _save_checkpoint(
 class _RunLog:
     """``train_log.jsonl`` in the output folder (main process): one JSON record per log event.
 
-    On resume, records after the resumed step (left by the interrupted run) are dropped.
+    On resume, records after the resumed step (left by the interrupted run) are dropped, and so is
+    a last line cut short by a kill.
     """
 
     def __init__(self, path: Path, start_step: int, enabled: bool) -> None:
         self.path = path
         self.enabled = enabled
         if enabled and path.is_file():
-            kept = [
-                line
-                for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line)["step"] <= start_step
-            ]
-            path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            kept = []
+            for n, line in enumerate(lines, 1):
+                try:
+                    step = json.loads(line)["step"]
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    if n == len(lines):
+                        logger.warning("%s: dropping an incomplete last line", path)
+                        break
+                    raise ValueError(f"{path} line {n} is not a log record: {err}") from err
+                if step <= start_step:
+                    kept.append(line)
+            tmp = path.with_name(path.name + TMP_SUFFIX)
+            tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            tmp.replace(path)
 
     def write(self, record: dict[str, Any]) -> None:
         if self.enabled:
@@ -573,8 +629,10 @@ def train(
     """Train ``config.model`` for ``config.max_steps`` optimizer steps; see the module docstring.
 
     ``resume`` is ``"latest"`` (the newest checkpoint in ``output_dir``, or a fresh start when there
-    is none) or a ``checkpoint-N`` folder. ``accelerator`` defaults to :func:`make_accelerator`;
-    one passed in must match the config's precision and accumulation steps.
+    is none) or a ``checkpoint-N`` folder; with None, an ``output_dir`` already holding a checkpoint
+    raises ``FileExistsError`` rather than mixing two runs. ``accelerator`` defaults to
+    :func:`make_accelerator`; one passed in must match the config's precision and accumulation
+    steps.
     """
     import torch
     import torch.nn.functional as F
@@ -603,6 +661,8 @@ def train(
         )
     micro_batch = config.batch_size // per_step
     resume_from = _resolve_resume(resume, config.output_dir)
+    if accelerator.is_main_process:
+        _remove_unfinished_checkpoints(config.output_dir)
     val_sets = _load_val_sets(config) if accelerator.is_main_process else []
 
     set_seed(config.seed)
@@ -708,7 +768,9 @@ def train(
             checkpoint = _save_checkpoint(accelerator, config, ema.module, step)
     progress.close()
 
-    assert checkpoint is not None  # the loop saved one, or the run resumed from one
+    if checkpoint is None:
+        # Unreachable while max_steps >= 1: a fresh run saves at its last step.
+        raise RuntimeError(f"no checkpoint after {step} steps in {config.output_dir}")
     exported = config.output_dir / config.export_name
     if accelerator.is_main_process:
         shutil.copyfile(checkpoint / config.export_name, exported)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import spandrel
 import torch
+from accelerate import Accelerator
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -26,6 +27,7 @@ from gasr_hf.sr.train import (
     LOG_FILE,
     SourceConfig,
     TrainConfig,
+    _RunLog,
     apply_overrides,
     latest_checkpoint,
     load_train_config,
@@ -215,24 +217,129 @@ def test_exported_ema_weights_reload_through_spandrel(trained, name):
         )
 
 
-def test_resume_continues_exactly_as_the_uninterrupted_run(tmp_path, gasr_folder):
-    """HAT (random drop path), gradient accumulation and a DataLoader worker: an interrupted and
-    resumed run gives bitwise the losses and EMA weights of an uninterrupted one."""
-    common = ("gradient_accumulation_steps=2", "num_workers=1", "checkpoint_every=2")
-    straight = _recipe("hat", tmp_path / "straight", gasr_folder, *common, "max_steps=4")
-    train(straight)
-    interrupted = _recipe("hat", tmp_path / "resumed", gasr_folder, *common, "max_steps=2")
-    train(interrupted)
-    resumed = _recipe("hat", tmp_path / "resumed", gasr_folder, *common, "max_steps=4")
-    result = train(resumed, resume="latest")
+RESUME_SETTINGS = ("gradient_accumulation_steps=2", "num_workers=1", "checkpoint_every=2")
+"""HAT (random drop path), gradient accumulation and a DataLoader worker: what resuming must get
+exactly right."""
 
-    assert result.steps == 4
-    assert _losses(resumed.output_dir) == _losses(straight.output_dir)
-    a = load_file(straight.output_dir / straight.export_name)
-    b = load_file(resumed.output_dir / resumed.export_name)
+
+@pytest.fixture(scope="module")
+def straight_hat(tmp_path_factory, gasr_folder) -> TrainConfig:
+    """HAT with :data:`RESUME_SETTINGS` trained for 4 steps in one go (checkpoints at 2 and 4)."""
+    config = _recipe(
+        "hat", tmp_path_factory.mktemp("straight"), gasr_folder, *RESUME_SETTINGS, "max_steps=4"
+    )
+    train(config)
+    return config
+
+
+def _assert_same_run(config: TrainConfig, reference: TrainConfig) -> None:
+    """Bitwise the losses and exported EMA weights of ``reference``."""
+    assert _losses(config.output_dir) == _losses(reference.output_dir)
+    a = load_file(reference.output_dir / reference.export_name)
+    b = load_file(config.output_dir / config.export_name)
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_resume_continues_exactly_as_the_uninterrupted_run(tmp_path, gasr_folder, straight_hat):
+    """An interrupted and resumed run gives bitwise the losses and EMA weights of an uninterrupted
+    one."""
+    interrupted = _recipe("hat", tmp_path / "resumed", gasr_folder, *RESUME_SETTINGS, "max_steps=2")
+    train(interrupted)
+    resumed = _recipe("hat", tmp_path / "resumed", gasr_folder, *RESUME_SETTINGS, "max_steps=4")
+    result = train(resumed, resume="latest")
+
+    assert result.steps == 4
+    _assert_same_run(resumed, straight_hat)
+
+
+class _Killed(Exception):
+    """Stands for the process being killed."""
+
+
+def test_a_kill_during_a_save_keeps_the_previous_checkpoint(
+    tmp_path, gasr_folder, straight_hat, monkeypatch
+):
+    """Killed while ``checkpoint-4`` is half written (and the log's last line torn), with
+    ``checkpoints_total_limit=1``: ``checkpoint-2`` survives, is the latest, and resuming from it
+    gives the uninterrupted run bitwise."""
+    config = _recipe(
+        "hat",
+        tmp_path / "run",
+        gasr_folder,
+        *RESUME_SETTINGS,
+        "max_steps=4",
+        "checkpoints_total_limit=1",
+    )
+    out = config.output_dir
+    real_save_state = Accelerator.save_state
+
+    def killed_at_step_4(self, output_dir, **kwargs):
+        if Path(output_dir).name.startswith("checkpoint-4"):
+            weights = Path(output_dir) / "model.safetensors"
+            real_save_state(self, output_dir, **kwargs)
+            weights.write_bytes(weights.read_bytes()[:100])
+            raise _Killed
+        return real_save_state(self, output_dir, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Accelerator, "save_state", killed_at_step_4)
+        with pytest.raises(_Killed):
+            train(config)
+    assert latest_checkpoint(out) == out / "checkpoint-2"
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4.tmp"]
+    with (out / LOG_FILE).open("a") as log:
+        log.write('{"step": 5, "lo')
+
+    result = train(config, resume="latest")
+    assert result.steps == 4 and result.checkpoint == out / "checkpoint-4"
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"]
+    _assert_same_run(config, straight_hat)
+
+
+def test_resuming_an_earlier_checkpoint_replaces_the_later_one(tmp_path, straight_hat):
+    out = tmp_path / "run"
+    shutil.copytree(straight_hat.output_dir, out)
+    (out / "checkpoint-4" / "from-the-first-run").touch()
+    config = dataclasses.replace(straight_hat, output_dir=out)
+
+    result = train(config, resume=out / "checkpoint-2")
+    assert result.checkpoint == out / "checkpoint-4"
+    assert not (out / "checkpoint-4" / "from-the-first-run").exists()
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    _assert_same_run(config, straight_hat)
+
+
+def test_a_new_run_refuses_an_output_dir_holding_checkpoints(tmp_path, trained, gasr_folder):
+    config, result = trained["rcan"]
+    log = (config.output_dir / LOG_FILE).read_bytes()
+    with pytest.raises(FileExistsError, match=r"holds a run \(checkpoint-40\).*--resume latest"):
+        train(config)
+    assert (config.output_dir / LOG_FILE).read_bytes() == log
+    assert latest_checkpoint(config.output_dir) == result.checkpoint
+
+    # the remains of a first save that was killed are no run to keep: a new run replaces them
+    fresh = _recipe("rcan", tmp_path / "run", gasr_folder, "max_steps=1")
+    (fresh.output_dir / "checkpoint-1.tmp").mkdir(parents=True)
+    (fresh.output_dir / "checkpoint-1.tmp" / "model.safetensors").write_bytes(b"torn")
+    train(fresh)
+    assert sorted(p.name for p in fresh.output_dir.glob("checkpoint-*")) == ["checkpoint-1"]
+
+
+def test_run_log_drops_a_torn_last_line_only(tmp_path):
+    path = tmp_path / LOG_FILE
+    records = "".join(json.dumps({"step": s, "loss": 0.5}) + "\n" for s in (1, 2, 3))
+    path.write_text(records + '{"step": 4, "lo')
+    _RunLog(path, start_step=2, enabled=True).write({"step": 3, "loss": 0.25})
+    assert [json.loads(line) for line in path.read_text().splitlines()] == [
+        {"step": 1, "loss": 0.5},
+        {"step": 2, "loss": 0.5},
+        {"step": 3, "loss": 0.25},
+    ]
+    path.write_text('{"step": 1}\n{"step": 2, "lo\n{"step": 3}\n')
+    with pytest.raises(ValueError, match=rf"{LOG_FILE} line 2 is not a log record"):
+        _RunLog(path, start_step=3, enabled=True)
 
 
 def test_resume_refuses_another_data_setting(tmp_path, trained, gasr_folder):
@@ -317,6 +424,7 @@ def test_two_processes_resume_exactly(tmp_path, gasr_folder):
     launch(resumed, "--resume", "latest")
 
     assert sorted(_losses(straight)) == [1, 2, 3, 4]
+    assert sorted(p.name for p in straight.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     assert {s: v for s, v in _losses(straight).items() if s > 2} == _losses(resumed)
     name = "hat_x4_ema.safetensors"
     assert (straight / name).read_bytes() == (resumed / name).read_bytes()
