@@ -5,10 +5,15 @@ processed, written to a temporary Parquet file, atomically renamed to ``{split}-
 and only then marked done with ``.gasr/done/{split}-{i:05d}.json``. A rerun skips chunks whose
 marker matches the chunk's row range, so a killed run loses at most the chunks in flight. The
 hidden ``.gasr`` folder is invisible to ``datasets.load_dataset("parquet", data_dir=...)``.
+
+Each marker is tied to its source: it holds the caller's ``meta`` and a sha256 of the chunk's
+rows (or of their ids), and a rerun whose meta or rows differ, or whose source has fewer chunks
+than ``out_dir`` holds, is refused instead of mixing two sources in one dataset.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -65,6 +70,7 @@ class ShardReport:
 
     @property
     def rows_per_second(self) -> float:
+        """Source rows processed per processing second (not rows written: see ``rows_out``)."""
         return self.rows_in / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,14 +125,85 @@ def _chunk_range(index: int, chunk_size: int, num_rows: int) -> tuple[int, int]:
     return start, min(start + chunk_size, num_rows)
 
 
-def _is_done(
-    out_dir: Path, split: str, marker: dict[str, Any] | None, rows: tuple[int, int]
-) -> bool:
+def _is_done(out_dir: Path, marker: dict[str, Any] | None, rows: tuple[int, int]) -> bool:
     if marker is None:
         return False
     if (marker["row_start"], marker["row_stop"]) != rows:
         return False
     return (out_dir / marker["shard"]).is_file()
+
+
+def _rows_digest(chunk: datasets.Dataset, id_column: str | None) -> tuple[str, str]:
+    """``(what was hashed, sha256)`` of a chunk's ids, or else of its rows' Arrow data.
+
+    ``take`` copies the rows into fresh zero-offset arrays, so the IPC bytes depend only on the
+    content and the schema, not on how the source table happens to be sliced or chunked.
+    """
+    import pyarrow as pa
+
+    if id_column is not None:
+        ids = json.dumps([str(value) for value in chunk[id_column]])
+        return f"id_column:{id_column}", hashlib.sha256(ids.encode()).hexdigest()
+    table = chunk.with_format("arrow")[:].replace_schema_metadata(None)
+    table = table.take(pa.array(range(table.num_rows), pa.int64()))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return "rows", hashlib.sha256(sink.getvalue()).hexdigest()
+
+
+def _meta_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return [
+        f"{key}: was {old.get(key, '<absent>')!r}, now {new.get(key, '<absent>')!r}"
+        for key in sorted(old.keys() | new.keys())
+        if old.get(key) != new.get(key)
+    ]
+
+
+def _check_out_dir(
+    out_dir: Path,
+    split: str,
+    markers: dict[int, dict[str, Any]],
+    num_rows: int,
+    chunk_size: int,
+) -> None:
+    """Refuse markers and shards that do not belong to a ``num_rows``-row source."""
+    num_chunks = -(-num_rows // chunk_size)
+    for index, marker in markers.items():
+        where = marker_path(out_dir, split, index)
+        if marker.get("chunk_size") != chunk_size:
+            raise ValueError(
+                f"out_dir {out_dir} holds chunk {index} made with "
+                f"chunk_size={marker.get('chunk_size')} ({where}), "
+                f"but chunk_size={chunk_size} was asked; use the same chunk size or a new out_dir"
+            )
+        if index >= num_chunks or marker["row_stop"] > num_rows:
+            raise ValueError(
+                f"out_dir {out_dir} holds chunk {index} of rows "
+                f"[{marker['row_start']}, {marker['row_stop']}) ({where}), but the source has "
+                f"only {num_rows} rows; it was made from another source: use a new out_dir"
+            )
+    pattern = re.compile(rf"{re.escape(split)}-(\d{{5}})\.parquet")
+    for path in sorted(out_dir.glob(f"{split}-*.parquet")):
+        match = pattern.fullmatch(path.name)
+        if match and int(match.group(1)) >= num_chunks:
+            raise ValueError(
+                f"out_dir {out_dir} holds shard {path.name} beyond the {num_chunks} chunks of this "
+                f"{num_rows}-row source; it was made from another source: use a new out_dir "
+                "(datasets.load_dataset would read it with the others)"
+            )
+
+
+def _check_source(marker_file: Path, marker: dict[str, Any], digest: tuple[str, str]) -> None:
+    """Refuse a done chunk made from other source rows than ``digest`` describes."""
+    old = (marker.get("source_digest_of"), marker.get("source_sha256"))
+    if old != digest:
+        raise ValueError(
+            f"{marker_file}: chunk {marker['index']} (rows [{marker['row_start']}, "
+            f"{marker['row_stop']})) was made from other source rows than this run's "
+            f"({old[0]} sha256 {str(old[1])[:12]}, now {digest[0]} sha256 {digest[1][:12]}); "
+            "use a new out_dir for a new source"
+        )
 
 
 def _to_parquet(dataset: datasets.Dataset, path: Path) -> None:
@@ -160,6 +237,7 @@ def run_chunks(
     world_size: int = 1,
     desc: str = "chunks",
     meta: dict[str, Any] | None = None,
+    id_column: str | None = None,
 ) -> ShardReport:
     """Process ``source`` chunk by chunk into Parquet shards in ``out_dir``, skipping done chunks.
 
@@ -167,6 +245,12 @@ def run_chunks(
     yet done; an exception from it propagates and leaves that chunk unmarked, so a rerun redoes it.
     Returns the report merged over every finished chunk, also written to
     ``out_dir/.gasr/report-{split}.json``.
+
+    ``meta`` must be the same on every rerun (no timestamps, no machine-specific paths): a done
+    chunk whose marker holds other ``meta`` is refused with a ValueError naming the keys. Each
+    marker also holds a sha256 of the chunk's ``id_column`` values, or of its rows when
+    ``id_column`` is ``None``; a done chunk of this rank whose source rows changed is refused,
+    and so is any marker or shard beyond the chunks of ``source``.
     """
     from tqdm.auto import tqdm
 
@@ -176,27 +260,41 @@ def run_chunks(
         raise ValueError(f"rank must be in [0, world_size={world_size}), got rank={rank}")
     if not re.fullmatch(r"[A-Za-z0-9_]+", split):
         raise ValueError(f"split must be letters, digits or '_', got {split!r}")
+    if id_column is not None and id_column not in source.column_names:
+        raise ValueError(
+            f"id_column {id_column!r} is not a column of the source ({source.column_names})"
+        )
     out_dir = Path(out_dir)
     tmp_dir = out_dir / STATE_DIR / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-
-    markers = read_markers(out_dir, split)
-    for index, marker in markers.items():
-        if marker.get("chunk_size") != chunk_size:
-            raise ValueError(
-                f"out_dir {out_dir} holds chunk {index} made with "
-                f"chunk_size={marker.get('chunk_size')}, "
-                f"but chunk_size={chunk_size} was asked; use the same chunk size or a new out_dir"
-            )
+    # Compared with what markers read back from JSON hold, so tuples and paths must match lists
+    # and strings.
+    meta = json.loads(json.dumps(meta or {}, default=str))
 
     num_rows = len(source)
     num_chunks = -(-num_rows // chunk_size)
+    markers = read_markers(out_dir, split)
+    _check_out_dir(out_dir, split, markers, num_rows, chunk_size)
+    for index, marker in markers.items():
+        differences = _meta_differences(marker.get("meta", {}), meta)
+        if differences:
+            raise ValueError(
+                f"{marker_path(out_dir, split, index)}: chunk {index} was made with other "
+                "settings (" + "; ".join(differences) + "); rerun with the same settings or use "
+                "a new out_dir"
+            )
     mine = [i for i in range(num_chunks) if i % world_size == rank]
-    pending = [
-        i
-        for i in mine
-        if not _is_done(out_dir, split, markers.get(i), _chunk_range(i, chunk_size, num_rows))
-    ]
+    pending = []
+    for i in mine:
+        rows = _chunk_range(i, chunk_size, num_rows)
+        if _is_done(out_dir, markers.get(i), rows):
+            _check_source(
+                marker_path(out_dir, split, i),
+                markers[i],
+                _rows_digest(source.select(range(*rows)), id_column),
+            )
+        else:
+            pending.append(i)
     # Leftovers of chunks this rank was writing when killed; only this rank writes these names.
     for i in mine:
         for stale in tmp_dir.glob(f"{split}-{i:05d}.*"):
@@ -216,7 +314,9 @@ def run_chunks(
             marker_file = marker_path(out_dir, split, index)
             marker_file.unlink(missing_ok=True)
             began = time.perf_counter()
-            result = process(source.select(range(start, stop)))
+            chunk = source.select(range(start, stop))
+            digest_of, digest = _rows_digest(chunk, id_column)
+            result = process(chunk)
             shard = shard_name(split, index)
             tmp = tmp_dir / f"{split}-{index:05d}.rank{rank}.parquet"
             _to_parquet(result.dataset, tmp)
@@ -236,7 +336,9 @@ def run_chunks(
                 "rank": rank,
                 "world_size": world_size,
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "meta": meta or {},
+                "source_digest_of": digest_of,
+                "source_sha256": digest,
+                "meta": meta,
             }
             _write_json_atomic(marker_file, marker, f"rank{rank}")
             bar.update(stop - start)
@@ -271,11 +373,12 @@ def merge_report(
     """
     out_dir = Path(out_dir)
     num_chunks = -(-num_rows // chunk_size)
+    markers = read_markers(out_dir, split)
+    _check_out_dir(out_dir, split, markers, num_rows, chunk_size)
     finished = [
         marker
-        for index, marker in sorted(read_markers(out_dir, split).items())
-        if index < num_chunks
-        and _is_done(out_dir, split, marker, _chunk_range(index, chunk_size, num_rows))
+        for index, marker in sorted(markers.items())
+        if _is_done(out_dir, marker, _chunk_range(index, chunk_size, num_rows))
     ]
     report = ShardReport(
         out_dir=str(out_dir),

@@ -18,13 +18,14 @@ NaN or infinity. Images with fewer than 4 blocks along a side have no interior b
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
 
-from gasr_hf.annotate.pixels import load_image, to_rgb
+from gasr_hf.annotate.pixels import MapAnnotator, RowResults, annotate_rows, to_rgb
 
 BLOCK = 8
 MIN_BLOCKS = 4
@@ -107,7 +108,7 @@ def blockiness(image: Image.Image | np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class Blockiness:
+class Blockiness(MapAnnotator):
     """``datasets.map`` annotator adding ``blockiness`` (NaN for images under 36 pixels a side)."""
 
     image_column: str = "image"
@@ -125,5 +126,5 @@ class Blockiness:
         side = min_side()
         return [blockiness(im) if min(im.size) >= side else math.nan for im in images]
 
-    def __call__(self, batch: dict[str, list], rank: int | None = None) -> dict[str, list]:
-        return {self.column: self.compute([load_image(v) for v in batch[self.image_column]])}
+    def rows(self, images: Sequence[Image.Image | None], rank: int | None = None) -> RowResults:
+        return annotate_rows(self.column, images, self.compute)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from gasr_hf.annotate._models import cached, resolve_device
-from gasr_hf.annotate.pixels import load_image, to_rgb
+from gasr_hf.annotate.pixels import MapAnnotator, RowResults, annotate_rows, to_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def embed_images(loaded: LoadedClip, images: list[Image.Image], batch_size: int)
 
 
 @dataclass(frozen=True)
-class ClipEmbedding:
+class ClipEmbedding(MapAnnotator):
     """``datasets.map`` annotator adding ``clip_embedding``; the model loads once per process/device.
 
     Use with ``ds.map(ClipEmbedding(cfg), batched=True, with_rank=True, num_proc=n_gpus)``.
@@ -120,5 +121,10 @@ class ClipEmbedding:
     def compute(self, images: list[Image.Image], rank: int | None = None) -> list[list[float]]:
         return embed_images(self.loaded(rank), images, self.config.batch_size).tolist()
 
-    def __call__(self, batch: dict[str, list], rank: int | None = None) -> dict[str, list]:
-        return {self.column: self.compute([load_image(v) for v in batch[self.image_column]], rank)}
+    def rows(self, images: Sequence[Image.Image | None], rank: int | None = None) -> RowResults:
+        loaded = self.loaded(rank)  # a model that fails to load fails the run, not the rows
+        return annotate_rows(
+            self.column,
+            images,
+            lambda batch: embed_images(loaded, batch, self.config.batch_size).tolist(),
+        )

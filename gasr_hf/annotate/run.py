@@ -1,9 +1,12 @@
 """The annotate stage: read a folder of Parquet shards, add annotation columns, write new shards.
 
 Runs through the shared shard runner, so it resumes per shard and several processes (one per GPU,
-``rank``/``world_size``) can share one output folder. The annotators' parameters and model ids go
-into every shard's done marker and the report (``out_dir/.gasr/report-train.json``, key ``meta``).
-Rows whose image cannot be decoded keep their row with null annotations and are listed as failures.
+``rank``/``world_size``) can share one output folder. The input is read straight from its Parquet
+files, one chunk's row groups at a time, without an Arrow copy in the datasets cache. The
+annotators' parameters and model ids go into every shard's done marker and the report
+(``out_dir/.gasr/report-train.json``, key ``meta``). A row whose image cannot be decoded, or on which
+an annotator raises, keeps its row with null annotations and is listed as a failure (its id, the
+error and the columns left null).
 """
 
 from __future__ import annotations
@@ -14,23 +17,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
 from gasr_hf.annotate.blockiness import Blockiness
 from gasr_hf.annotate.clip import ClipConfig, ClipEmbedding
-from gasr_hf.annotate.pixels import NumPixels, load_image
+from gasr_hf.annotate.pixels import NumPixels, decode_images
 from gasr_hf.annotate.segments import NumSegments, SegmentConfig
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from gasr_hf.shards import ShardReport
 
 logger = logging.getLogger(__name__)
 
 ANNOTATORS = ("num_pixels", "blockiness", "num_segments", "clip_embedding")
 DEFAULT_ANNOTATORS = ("num_pixels", "blockiness")
+MODEL_ANNOTATORS = frozenset({"num_segments", "clip_embedding"})
+"""The annotators that run a torch model (and need a device)."""
 ID_COLUMNS = ("file_name", "prompt_id")
 _ROW = "__gasr_row"
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
 def parquet_files(folder: str | Path) -> list[Path]:
@@ -46,6 +50,68 @@ def parquet_files(folder: str | Path) -> list[Path]:
     if not files:
         raise FileNotFoundError(f"no Parquet files under {folder}")
     return files
+
+
+class _ParquetRows:
+    """Rows ``[start, stop)`` of a list of Parquet files read as one table, a row group at a time.
+
+    Only the row groups that hold the requested rows are read; the last one read is kept, so
+    consecutive chunks inside one large row group read it once.
+    """
+
+    def __init__(self, files: Sequence[Path]) -> None:
+        import pyarrow.parquet as pq
+
+        self.files = list(files)
+        self.schema = pq.read_schema(self.files[0])
+        self._groups: list[tuple[int, int, int, int]] = []
+        offset = 0
+        for file_index, path in enumerate(self.files):
+            other = pq.read_schema(path)
+            if not other.equals(self.schema, check_metadata=False):
+                raise ValueError(
+                    f"{path} has columns {other} but {self.files[0]} has {self.schema}; "
+                    "all shards of a dataset must share one schema"
+                )
+            metadata = pq.read_metadata(path)
+            for group in range(metadata.num_row_groups):
+                rows = metadata.row_group(group).num_rows
+                self._groups.append((offset, offset + rows, file_index, group))
+                offset += rows
+        self.num_rows = offset
+        self._cached: tuple[tuple[int, int], pa.Table] | None = None
+
+    def column(self, name: str) -> list[Any]:
+        """One column of every file, in row order."""
+        import pyarrow.parquet as pq
+
+        values: list[Any] = []
+        for path in self.files:
+            values.extend(pq.read_table(path, columns=[name]).column(0).to_pylist())
+        return values
+
+    def _group(self, file_index: int, group: int) -> pa.Table:
+        import pyarrow.parquet as pq
+
+        key = (file_index, group)
+        if self._cached is None or self._cached[0] != key:
+            table = pq.ParquetFile(self.files[file_index]).read_row_group(group)
+            self._cached = (key, table.replace_schema_metadata(None))
+        return self._cached[1]
+
+    def read(self, start: int, stop: int) -> pa.Table:
+        import pyarrow as pa
+
+        pieces = [
+            self._group(file_index, group).slice(
+                max(start, first) - first, min(stop, last) - max(start, first)
+            )
+            for first, last, file_index, group in self._groups
+            if first < stop and last > start
+        ]
+        if not pieces:
+            return self.schema.remove_metadata().empty_table()
+        return pa.concat_tables(pieces)
 
 
 def build_annotators(
@@ -95,19 +161,17 @@ def annotate(
     device: str | None = None,
     image_column: str = "image",
     id_column: str | None = None,
-    cache_dir: str | None = None,
 ) -> ShardReport:
     """Add the ``annotators``' columns to the dataset in ``in_dir`` and write it to ``out_dir``.
 
-    ``device`` defaults to ``cuda:{rank % n_gpus}`` with CUDA, else the CPU. An input that already
+    ``device`` (for ``num_segments`` and ``clip_embedding`` only) defaults to ``cuda:{rank % n_gpus}``
+    with CUDA, else the CPU; without those annotators torch is not imported. An input that already
     has an annotator's column is refused (stages add columns, they never rewrite them). Failures
     name rows by ``id_column``: by default ``file_name`` (ingested data) or ``prompt_id``
     (generated data), whichever the input has.
     """
     import datasets
-    import pyarrow.parquet as pq
 
-    from gasr_hf.annotate._models import resolve_device
     from gasr_hf.shards import ChunkResult, run_chunks
 
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -115,17 +179,20 @@ def annotate(
         raise ValueError(f"out_dir must differ from in_dir, both are {in_dir}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    files = parquet_files(in_dir)
-    schema = pq.read_schema(files[0])
-    id_column = id_column or next((c for c in ID_COLUMNS if c in schema.names), ID_COLUMNS[0])
+    reader = _ParquetRows(parquet_files(in_dir))
+    names = reader.schema.names
+    id_column = id_column or next((c for c in ID_COLUMNS if c in names), ID_COLUMNS[0])
     for column in (image_column, id_column):
-        if column not in schema.names:
-            raise ValueError(f"{files[0]} has no column {column!r}; columns: {schema.names}")
-    present = [name for name in annotators if name in schema.names]
+        if column not in names:
+            raise ValueError(f"{reader.files[0]} has no column {column!r}; columns: {names}")
+    present = [name for name in annotators if name in names]
     if present:
         raise ValueError(f"{in_dir} already has column(s) {present}; annotate only new columns")
 
-    device = resolve_device(device, rank)
+    if MODEL_ANNOTATORS.intersection(annotators):
+        from gasr_hf.annotate._models import resolve_device
+
+        device = resolve_device(device, rank)
     built = build_annotators(
         annotators, sam=sam, clip=clip, device=device, image_column=image_column
     )
@@ -141,38 +208,50 @@ def annotate(
     )
     _check_same_params(out_dir, meta)
 
-    source = datasets.load_dataset(
-        "parquet", data_files=[str(f) for f in files], split="train", cache_dir=cache_dir
+    # The runner chunks this index of the input (row number and id); process reads the rows.
+    source = datasets.Dataset.from_dict(
+        {_ROW: list(range(reader.num_rows)), id_column: reader.column(id_column)}
     )
-    source = source.add_column(_ROW, list(range(len(source))))
-    features = {a.column: a.feature() for a in built}
+    input_features = datasets.Features.from_arrow_schema(reader.schema)
 
     def process(chunk: datasets.Dataset) -> ChunkResult:
-        raw = chunk.cast_column(image_column, datasets.Image(decode=False))
-        values: dict[str, list[Any]] = {column: [] for column in features}
+        start, stop = chunk[0][_ROW], chunk[-1][_ROW] + 1
+        table = reader.read(start, stop)
+        values: dict[str, list[Any]] = {a.column: [] for a in built}
         failures: list[dict[str, Any]] = []
-        for start in range(0, len(raw), batch_size):
-            batch = raw[start : start + batch_size]
-            images, ok = [], []
-            for row, ident, value in zip(
-                batch[_ROW], batch[id_column], batch[image_column], strict=True
-            ):
-                try:
-                    image = load_image(value)
-                    image.load()
-                except _DECODE_ERRORS as err:
-                    failures.append({"row": row, "id": str(ident), "error": f"decode: {err}"})
-                    ok.append(False)
-                    continue
-                images.append(image)
-                ok.append(True)
-            for annotator in built:
-                computed = iter(annotator.compute(images) if images else [])
-                values[annotator.column].extend(next(computed) if good else None for good in ok)
-        out = chunk.remove_columns(_ROW)
-        for column, feature in features.items():
-            out = out.add_column(column, values[column], feature=feature)
-        return ChunkResult(out, failures)
+        for offset in range(0, table.num_rows, batch_size):
+            batch = table.slice(offset, batch_size)
+            images, decode_errors = decode_images(batch.column(image_column).to_pylist())
+            results = {a.column: a.rows(images, rank) for a in built}
+            for column, result in results.items():
+                values[column].extend(result.values)
+            for j, ident in enumerate(batch.column(id_column).to_pylist()):
+                if decode_errors[j]:
+                    errors, nulled = {"decode": decode_errors[j]}, list(results)
+                else:
+                    errors = {c: r.errors[j] for c, r in results.items() if r.errors[j]}
+                    nulled = list(errors)
+                if errors:
+                    row = start + offset + j
+                    failures.append(
+                        {
+                            "row": row,
+                            "id": str(ident),
+                            "error": "; ".join(errors.values()),
+                            "columns": nulled,
+                        }
+                    )
+                    logger.warning("row %d (%s): %s null: %s", row, ident, nulled, errors)
+        dataset = datasets.Dataset(
+            table,
+            info=datasets.DatasetInfo(features=input_features),
+            fingerprint=f"annotate-input-{start}-{stop}",  # spares hashing the image bytes
+        )
+        for annotator in built:
+            dataset = dataset.add_column(
+                annotator.column, values[annotator.column], feature=annotator.feature()
+            )
+        return ChunkResult(dataset, failures)
 
     return run_chunks(
         source,

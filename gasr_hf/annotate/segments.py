@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from gasr_hf.annotate._models import cached, file_sha256, resolve_device
-from gasr_hf.annotate.pixels import load_image, to_rgb
+from gasr_hf.annotate.pixels import MapAnnotator, RowResults, annotate_rows, to_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +176,19 @@ def load_sam(checkpoint: str | Path, architecture: SamArchitecture, device: str 
             f"SAM checkpoint not found: checkpoint={str(path)!r}; download it (for vit_h: "
             "sam_vit_h_4b8939.pth from the segment-anything release) and pass its path"
         )
+    # A corrupt file makes torch.load raise almost anything (RuntimeError from the zip reader,
+    # KeyError, IndexError, EOFError, UnpicklingError), hence the broad catch.
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        first = (str(err).splitlines() or [""])[0]
+        raise ValueError(
+            f"SAM checkpoint {path} is not a readable torch state dict (corrupt or truncated?): "
+            f"{type(err).__name__}: {first}"
+        ) from err
+    if not isinstance(state, dict):
+        raise ValueError(f"SAM checkpoint {path} holds a {type(state).__name__}, not a state dict")
     sam = build_sam(architecture)
-    state = torch.load(path, map_location="cpu", weights_only=True)
     try:
         sam.load_state_dict(state)
     except RuntimeError as err:
@@ -203,7 +214,7 @@ def count_segments(generator: Any, image: Image.Image) -> int:
 
 
 @dataclass(frozen=True)
-class NumSegments:
+class NumSegments(MapAnnotator):
     """``datasets.map`` annotator adding ``num_segments``; the model loads once per process/device.
 
     Use with ``ds.map(NumSegments(cfg), batched=True, with_rank=True, num_proc=n_gpus)``: rank ``r``
@@ -240,5 +251,8 @@ class NumSegments:
         generator = self.generator(rank)
         return [count_segments(generator, image) for image in images]
 
-    def __call__(self, batch: dict[str, list], rank: int | None = None) -> dict[str, list]:
-        return {self.column: self.compute([load_image(v) for v in batch[self.image_column]], rank)}
+    def rows(self, images: Sequence[Image.Image | None], rank: int | None = None) -> RowResults:
+        generator = self.generator(rank)  # a model that fails to load fails the run, not the rows
+        return annotate_rows(
+            self.column, images, lambda batch: [count_segments(generator, im) for im in batch]
+        )

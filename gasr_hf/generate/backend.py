@@ -96,13 +96,17 @@ class BackendConfig:
         if self.first_block_cache is not None and not self.first_block_cache > 0:
             raise ValueError(f"first_block_cache must be > 0, got {self.first_block_cache}")
 
-    def fingerprint(self) -> str:
-        """A short hash of the fields that change the pixels (not batch size, device, compile)."""
-        keep = {
+    def pixel_settings(self) -> dict[str, Any]:
+        """The fields that change the pixels (all but batch size, device, compile and preset)."""
+        return {
             k: v
             for k, v in dataclasses.asdict(self).items()
             if k not in ("batch_size", "device", "compile", "preset")
         }
+
+    def fingerprint(self) -> str:
+        """A short hash of :meth:`pixel_settings`."""
+        keep = self.pixel_settings()
         return hashlib.sha256(repr(sorted(keep.items())).encode()).hexdigest()[:16]
 
 
@@ -152,6 +156,16 @@ class Backend(abc.ABC):
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = config.resolved()
+
+    def prepare(self) -> None:
+        """Load what :meth:`render` needs (weights); the runner calls it before the first render,
+        so that a load error stops the run instead of failing every row. Nothing by default."""
+
+    @abc.abstractmethod
+    def model_identity(self) -> dict[str, str | None]:
+        """``{"model": ..., "model_revision": ...}``: exactly what renders (for a Hub model the
+        commit hash), resolved without loading weights. Every chunk marker holds it, so a resume
+        that would render with another revision is refused; :meth:`provenance` repeats it."""
 
     @abc.abstractmethod
     def render(self, rows: Sequence[Mapping[str, Any]]) -> list[Image.Image]:

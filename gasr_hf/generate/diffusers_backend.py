@@ -29,18 +29,36 @@ def _snapshot_commit(path: str | Path) -> str | None:
 
 
 class DiffusersBackend(Backend):
-    """Renders with a diffusers text-to-image pipeline loaded once, on the first batch."""
+    """Renders with a diffusers text-to-image pipeline loaded once, on the first batch.
+
+    A Hub model is pinned to one commit, resolved before any weights load: online the commit that
+    ``revision`` (or ``main``) names on the Hub now, offline (or when the Hub cannot be reached) the
+    one the local cache holds for it. Every image of a run, resumes included, comes from that
+    commit: the runner stores it in each chunk marker and refuses a resume that resolves to another.
+    """
 
     def __init__(self, config: BackendConfig) -> None:
         super().__init__(config)
         self._pipe: Any = None
-        self._revision: str | None = None
+        self._location: tuple[str, str | None] | None = None
 
     @property
     def pipeline(self) -> Any:
         if self._pipe is None:
             self._pipe = self._load()
         return self._pipe
+
+    def prepare(self) -> None:
+        self.pipeline  # noqa: B018 - the property loads the pipeline
+
+    def model_identity(self) -> dict[str, str | None]:
+        _, commit = self._resolved()
+        return {"model": str(self.config.model), "model_revision": commit}
+
+    def _resolved(self) -> tuple[str, str | None]:
+        if self._location is None:
+            self._location = self._resolve_location()
+        return self._location
 
     def _resolve_location(self) -> tuple[str, str | None]:
         """``(what to pass to from_pretrained, commit hash if known)``; clear errors when absent."""
@@ -57,7 +75,12 @@ class DiffusersBackend(Backend):
             raise FileNotFoundError(f"model folder not found: {model}")
         from huggingface_hub import constants, try_to_load_from_cache
 
-        cached = try_to_load_from_cache(model, "model_index.json", revision=self.config.revision)
+        revision = self.config.revision
+        if not constants.HF_HUB_OFFLINE:
+            commit = self._hub_commit(model)
+            if commit is not None:
+                return model, commit
+        cached = try_to_load_from_cache(model, "model_index.json", revision=revision)
         if isinstance(cached, str):
             return model, _snapshot_commit(Path(cached).parent)
         if constants.HF_HUB_OFFLINE:
@@ -66,18 +89,42 @@ class DiffusersBackend(Backend):
                 "is set; download them first (huggingface-cli download) or pass a local path with "
                 "--model"
             )
-        return model, self.config.revision
+        raise FileNotFoundError(
+            f"model {model!r}: the Hub could not be reached and its weights are not in the "
+            "Hugging Face cache; retry online or pass a local path with --model"
+        )
+
+    def _hub_commit(self, model: str) -> str | None:
+        """The commit ``revision`` names on the Hub now; ``None`` when the Hub is unreachable."""
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+        try:
+            return HfApi().model_info(model, revision=self.config.revision).sha
+        except RevisionNotFoundError as err:
+            raise ValueError(
+                f"revision {self.config.revision!r} of model {model!r} is not on the Hub: {err}"
+            ) from err
+        except RepositoryNotFoundError as err:
+            raise FileNotFoundError(
+                f"model {model!r} is not on the Hub or needs a token and an accepted licence: {err}"
+            ) from err
+        except Exception as err:  # a network failure of any kind falls back to the local cache
+            logger.warning("could not ask the Hub for %s (%r); using the local cache", model, err)
+            return None
 
     def _load(self) -> Any:
         import torch
         from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 
-        location, self._revision = self._resolve_location()
+        location, commit = self._resolved()
         dtype = getattr(torch, str(self.config.dtype))
         kwargs: dict[str, Any] = {"dtype": dtype}
-        if self.config.revision is not None:
-            kwargs["revision"] = self.config.revision
-        logger.info("loading %s (%s) on %s", location, self.config.dtype, self._device())
+        if location == str(self.config.model) and commit is not None:
+            kwargs["revision"] = commit
+        logger.info(
+            "loading %s (revision %s, %s) on %s", location, commit, self.config.dtype, self._device()
+        )
         try:
             try:
                 pipe = AutoPipelineForText2Image.from_pretrained(location, **kwargs)
@@ -90,8 +137,6 @@ class DiffusersBackend(Backend):
                 f"could not load weights for model {location!r}: {err}. Offline, pass a local "
                 "path (a folder written by save_pretrained) with --model"
             ) from err
-        if self._revision is None:
-            self._revision = self.config.revision
         pipe = pipe.to(self._device())
         pipe.set_progress_bar_config(disable=True)
         denoiser_name = "transformer" if getattr(pipe, "transformer", None) is not None else "unet"
@@ -148,8 +193,7 @@ class DiffusersBackend(Backend):
         pipe = self.pipeline
         return {
             "backend": "diffusers",
-            "model": str(self.config.model),
-            "model_revision": self._revision,
+            **self.model_identity(),
             "scheduler": type(pipe.scheduler).__name__,
             "steps": self.config.steps,
             "guidance": self.config.guidance,

@@ -765,14 +765,6 @@ def _inset(box: Box, frac: float) -> Box:
     return (box[0] + dx, box[1] + dy, box[2] - dx, box[3] - dy)
 
 
-def _split(box: Box, frac: float, vertical: bool) -> tuple[Box, Box]:
-    if vertical:
-        y = int(box[1] + (box[3] - box[1]) * frac)
-        return (box[0], box[1], box[2], y), (box[0], y, box[2], box[3])
-    x = int(box[0] + (box[2] - box[0]) * frac)
-    return (box[0], box[1], x, box[3]), (x, box[1], box[2], box[3])
-
-
 def layout_poster(cv: Canvas, box: Box, scene: str) -> None:
     cv.background(box)
     x0, y0, x1, y1 = box
@@ -1677,11 +1669,13 @@ class ProceduralBackend(Backend):
     def render(self, rows: Sequence[Mapping[str, Any]]) -> list[Image.Image]:
         return [render_artwork(row, self.config.width, self.config.height) for row in rows]
 
+    def model_identity(self) -> dict[str, str | None]:
+        return {"model": f"gasr_hf.procedural@{RENDERER_VERSION}", "model_revision": None}
+
     def provenance(self) -> dict[str, Any]:
         return {
             "backend": "procedural",
-            "model": f"gasr_hf.procedural@{RENDERER_VERSION}",
-            "model_revision": None,
+            **self.model_identity(),
             "scheduler": None,
             "steps": None,
             "guidance": None,

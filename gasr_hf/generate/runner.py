@@ -30,7 +30,7 @@ from gasr_hf.generate.backend import (
     create_backend,
     derive_seed,
 )
-from gasr_hf.shards import ChunkResult, read_markers, run_chunks
+from gasr_hf.shards import ChunkResult, run_chunks
 
 if TYPE_CHECKING:
     import datasets
@@ -113,15 +113,41 @@ class _ChunkGenerator:
         self.max_attempts = max_attempts
         self.min_std = min_std
         self.bar_position = bar_position
+        self.prepared = False
         self.images = 0
         self.retried = 0
+        self.render_errors = 0
+
+    def _render(self, rows: list[dict[str, Any]]) -> list[Image.Image | Exception]:
+        """One image per row; a render that raises is retried row by row, and a row whose own
+        render raises gets its exception instead of an image."""
+        try:
+            images = self.backend.render(rows)
+        except Exception as err:  # any render error fails rows, never the run
+            if len(rows) == 1:
+                self.render_errors += 1
+                logger.warning("render of prompt %r failed: %r", rows[0]["prompt_id"], err)
+                return [err]
+            logger.warning("render of a batch of %d failed (%r); retrying row by row", len(rows), err)
+            return [result for row in rows for result in self._render([row])]
+        if len(images) != len(rows):
+            raise RuntimeError(
+                f"backend {type(self.backend).__name__} returned {len(images)} "
+                f"images for {len(rows)} rows"
+            )
+        return images
 
     def __call__(self, chunk: datasets.Dataset) -> ChunkResult:
         import datasets
         from tqdm.auto import tqdm
 
+        if not self.prepared:
+            # Loading errors (absent weights, a bad option) stop the run, not fail every row.
+            self.backend.prepare()
+            self.prepared = True
         rows = chunk.to_list()
         done: dict[int, tuple[bytes, int, int]] = {}
+        errored: set[int] = set()
         reasons: dict[int, list[str]] = {i: [] for i in range(len(rows))}
         config = self.backend.config
         size = (config.width, config.height)
@@ -129,7 +155,7 @@ class _ChunkGenerator:
             total=len(rows), desc="images", unit="img", leave=False, position=self.bar_position
         ) as bar:
             for attempt in range(1, self.max_attempts + 1):
-                todo = [i for i in range(len(rows)) if i not in done]
+                todo = [i for i in range(len(rows)) if i not in done and i not in errored]
                 if not todo:
                     break
                 if attempt > 1:
@@ -138,15 +164,18 @@ class _ChunkGenerator:
                 for start in range(0, len(todo), config.batch_size):
                     batch = todo[start : start + config.batch_size]
                     seeds = [derive_seed(rows[i]["seed"], attempt) for i in batch]
-                    images = self.backend.render(
+                    images = self._render(
                         [{**rows[i], "seed": s} for i, s in zip(batch, seeds, strict=True)]
                     )
-                    if len(images) != len(batch):
-                        raise RuntimeError(
-                            f"backend {type(self.backend).__name__} returned {len(images)} "
-                            f"images for {len(batch)} rows"
-                        )
                     for i, seed, image in zip(batch, seeds, images, strict=True):
+                        if isinstance(image, Exception):
+                            reasons[i].append(
+                                f"attempt {attempt} (seed {seed}): render error: "
+                                f"{type(image).__name__}: {image}"
+                            )
+                            errored.add(i)
+                            bar.update(1)
+                            continue
                         if image.size != size:
                             raise RuntimeError(
                                 f"backend returned a {image.size} image for "
@@ -163,16 +192,18 @@ class _ChunkGenerator:
         failures = []
         for i, row in enumerate(rows):
             if i not in done:
+                what = (
+                    "render error" if i in errored else f"bad output after {self.max_attempts} attempts"
+                )
                 failures.append(
                     {
                         "row": self.row_of[row["prompt_id"]],
                         "id": row["prompt_id"],
-                        "error": f"bad output after {self.max_attempts} attempts: "
-                        + "; ".join(reasons[i]),
+                        "error": f"{what}: " + "; ".join(reasons[i]),
                     }
                 )
                 continue
-            png, seed, attempt = done[i]
+            png, seed, attempt_used = done[i]
             record = {
                 **row,
                 **provenance,
@@ -181,12 +212,32 @@ class _ChunkGenerator:
                 "height": size[1],
                 "source": SOURCE,
                 "seed_used": seed,
-                "attempt": attempt,
+                "attempt": attempt_used,
             }
             for name in self.features:
                 out[name].append(record[name])
         self.images += len(done)
         return ChunkResult(datasets.Dataset.from_dict(out, features=self.features), failures)
+
+
+def read_provenance(out_dir: str | Path) -> dict[str, Any] | None:
+    """The provenance columns (less ``seed_used`` and ``attempt``) of the first image row in the
+    shards of ``out_dir``; ``None`` when they hold no image yet."""
+    import pyarrow.parquet as pq
+
+    columns = [c for c in PROVENANCE_COLUMNS if c not in ("seed_used", "attempt")]
+    for path in sorted(Path(out_dir).glob("train-*.parquet")):
+        try:
+            file = pq.ParquetFile(path)
+            missing = [c for c in columns if c not in file.schema_arrow.names]
+            if missing:
+                raise ValueError(f"{path}: column {missing[0]!r} is missing; not a generate shard")
+            for batch in file.iter_batches(batch_size=1, columns=columns):
+                if batch.num_rows:
+                    return batch.to_pylist()[0]
+        except OSError as err:
+            raise ValueError(f"{path}: unreadable shard ({err})") from err
+    return None
 
 
 def generate(
@@ -204,8 +255,12 @@ def generate(
     config (the backend is built here, its weights loaded on the first chunk that needs them) or a
     ready :class:`Backend`. Under ``accelerate launch`` each process takes every
     ``world_size``-th chunk. A bad output (non-finite, all black, near-constant) is rendered again
-    with a derived seed up to ``max_attempts`` times, then recorded as a failure. Returns the run
-    report, also written to ``out_dir/generation_report.json``.
+    with a derived seed up to ``max_attempts`` times, then recorded as a failure; a render that
+    raises (out of memory, a pipeline error) is retried row by row and a row that still raises is
+    recorded as a failure with the error. A rerun with other prompt rows, other settings that
+    change the pixels or another resolved model revision into the same ``out_dir`` is refused.
+    Returns the run report, also written to ``out_dir/generation_report.json``; its
+    ``provenance`` is read from the written rows.
     """
     from accelerate import PartialState
 
@@ -222,21 +277,17 @@ def generate(
         backend = create_backend(backend)
     config = backend.config
     out_dir = Path(out_dir)
-    fingerprint = config.fingerprint()
-    for index, marker in read_markers(out_dir).items():
-        if marker.get("meta", {}).get("fingerprint") != fingerprint:
-            raise ValueError(
-                f"{out_dir} holds chunk {index} made with another backend config "
-                f"({marker.get('meta', {}).get('backend_config')}); resume with the same "
-                "config or write to a new --out"
-            )
 
     state = PartialState()
     rank, world_size = state.process_index, state.num_processes
     process = _ChunkGenerator(
         backend, output_features(source.features), row_of, max_attempts, min_std, world_size + rank
     )
-    meta = {"fingerprint": fingerprint, "backend_config": dataclasses.asdict(config)}
+    meta = {
+        "stage": "generate",
+        "backend_config": config.pixel_settings(),
+        **backend.model_identity(),
+    }
     began = time.perf_counter()
     shards = run_chunks(
         source,
@@ -249,23 +300,25 @@ def generate(
         meta=meta,
     )
     wall = time.perf_counter() - began
+    images = shards.rows_out
     report = {
         "out_dir": str(out_dir),
         "backend_config": dataclasses.asdict(config),
-        "provenance": backend.provenance() if process.images else None,
+        "provenance": read_provenance(out_dir),
         "prompts": len(source),
-        "images": shards.rows_out,
+        "images": images,
         "failures": len(shards.failures),
         "chunks_done": shards.chunks_done,
         "chunks_total": shards.chunks_total,
         "complete": shards.complete,
-        "images_per_second": round(shards.rows_per_second, 4),
-        "seconds_per_image": round(1 / shards.rows_per_second, 4) if shards.seconds else None,
+        "images_per_second": round(images / shards.seconds, 4) if shards.seconds else None,
+        "seconds_per_image": round(shards.seconds / images, 4) if images else None,
         "this_run": {
             "rank": rank,
             "world_size": world_size,
             "images": process.images,
             "retried_rows": process.retried,
+            "render_errors": process.render_errors,
             "wall_seconds": round(wall, 3),
             "images_per_second": round(process.images / wall, 4) if process.images else None,
         },
@@ -274,7 +327,7 @@ def generate(
     _write_report(out_dir / REPORT_NAME, report, rank)
     logger.info(
         "generated %d/%d images (%d failures) into %s",
-        shards.rows_out,
+        images,
         len(source),
         len(shards.failures),
         out_dir,

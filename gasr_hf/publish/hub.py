@@ -32,6 +32,26 @@ class PushResult:
     url: str
 
 
+def _validate_card(card: Any, repo_dir: Path, repo_id: str) -> None:
+    """The Hub's YAML validation of the card; failures, and a Hub that cannot be reached, become
+    ValueErrors naming the card and the repository (nothing has been sent yet)."""
+    from gasr_hf.publish.card import README
+
+    try:
+        card.validate(repo_type=REPO_TYPE)
+    except ValueError as err:
+        raise ValueError(
+            f"{repo_dir / README} fails the Hub's dataset card validation: {err}"
+        ) from err
+    # Besides OSError (offline mode, HTTP status errors), the HTTP client huggingface_hub uses
+    # raises its own exception types for network failures; all mean "the Hub was not reached".
+    except Exception as err:
+        raise ValueError(
+            f"cannot push {repo_dir} to {repo_id}: validating {README} needs the Hugging Face "
+            f"Hub, which did not answer ({type(err).__name__}: {err}); nothing was pushed"
+        ) from err
+
+
 def push_repo(
     repo_dir: str | Path,
     repo_id: str,
@@ -45,9 +65,9 @@ def push_repo(
 
     Before anything is sent: ``version`` must be ``X.Y.Z`` and equal the manifest's and the card's,
     ``verify_repo`` must find nothing, the card must pass the Hub's YAML validation
-    (``DatasetCard.validate``, online), and the tag ``v{version}`` must not exist yet. Then the
-    repository is created (if needed), uploaded and tagged. ``api`` is an ``HfApi`` (one is made
-    from ``token`` when omitted).
+    (``DatasetCard.validate``: online, so without the Hub this is a ValueError), and the tag
+    ``v{version}`` must not exist yet. Then the repository is created (if needed), uploaded and
+    tagged. ``api`` is an ``HfApi`` (one is made from ``token`` when omitted).
     """
     from gasr_hf.publish.card import README, card_version, check_version, read_card, real_configs
     from gasr_hf.publish.manifest import read_manifest, verify_repo
@@ -70,7 +90,7 @@ def push_repo(
         more = f" (and {len(mismatches) - 5} more)" if len(mismatches) > 5 else ""
         raise ValueError(f"{repo_dir} does not match its manifest or card: {listed}{more}")
     card = read_card(repo_dir)
-    card.validate(repo_type=REPO_TYPE)
+    _validate_card(card, repo_dir, repo_id)
     real = real_configs(card.data)
     if real and not private:
         logger.warning(

@@ -11,8 +11,12 @@ read from the checkpoint. A benchmark is a folder of images (or a folder with an
 under ``bench_root``, or a dataset with an ``image`` column that ``datasets.load_dataset`` loads,
 written ``repo_or_path`` or ``repo_or_path:split``.
 
-Per-image scores are appended to ``out_dir/scores/<bench>.jsonl`` as they come, so a rerun with the
-same settings resumes where the last one stopped; ``out_dir/report.{md,csv,json}`` hold the table.
+Per-image scores, keyed by image file name (the dataset's name column, or the row number), are
+appended to ``out_dir/scores/<bench>.jsonl`` as they come. ``out_dir/run.json`` records the settings
+and, per benchmark, its source (the absolute folder, or the dataset's absolute path or Hub id with
+its split) and a sha256 of its images' names and bytes: a rerun with the same settings and the same
+benchmark files resumes where the last one stopped; any other rerun into ``out_dir`` is refused.
+``out_dir/report.{md,csv,json}`` hold the table.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import io
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+import pickle
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,6 +128,7 @@ def load_upscaler(model: str, scale: int | None = None, device: str = "auto") ->
     if not path.is_file():
         raise FileNotFoundError(f"model {model!r}: no such file (or use model='bicubic')")
     import spandrel
+    from safetensors import SafetensorError
 
     # Importing our models registers MambaIR-light with spandrel's registry.
     import gasr_hf.sr.models  # noqa: F401
@@ -133,6 +139,12 @@ def load_upscaler(model: str, scale: int | None = None, device: str = "auto") ->
         raise ValueError(f"model {path}: spandrel does not recognise this checkpoint") from err
     except ValueError as err:
         raise ValueError(f"model {path}: {err}") from err
+    # torch.load and safetensors report a truncated or corrupt file with these.
+    except (SafetensorError, pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        raise ValueError(
+            f"model {path}: cannot read the checkpoint; the file is truncated, corrupt or not "
+            f"a model checkpoint ({type(err).__name__}: {err})"
+        ) from err
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise ValueError(
             f"model {path}: {descriptor.architecture.name} is not an image-to-image model"
@@ -256,6 +268,25 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+@dataclass(frozen=True)
+class _Bench:
+    """A benchmark resolved to its images: ``(name, load)`` pairs, where ``load()`` gives the HR
+    as uint8 RGB; ``source`` is where they come from and ``contents()`` yields each image's name
+    and encoded bytes (for the fingerprint that ties scores to these files)."""
+
+    name: str
+    source: str
+    images: tuple[tuple[str, Callable[[], np.ndarray]], ...]
+    contents: Callable[[], Iterator[tuple[str, bytes]]]
+
+    def fingerprint(self) -> str:
+        """sha256 over the images' names and the sha256 of their bytes, in order."""
+        digest = hashlib.sha256()
+        for name, data in self.contents():
+            digest.update(json.dumps([name, hashlib.sha256(data).hexdigest()]).encode() + b"\n")
+        return digest.hexdigest()
+
+
 def _bench_folder(bench: str, bench_root: Path | None) -> Path | None:
     """The image folder of a benchmark, or None when it is not a folder of images."""
     candidates = [bench_root / bench] if bench_root is not None else []
@@ -269,7 +300,31 @@ def _bench_folder(bench: str, bench_root: Path | None) -> Path | None:
     return None
 
 
-def _load_bench_dataset(bench: str, bench_root: Path | None) -> Any:
+def _folder_bench(bench: str, folder: Path) -> _Bench:
+    files = _image_files(folder)
+
+    def from_file(path: Path) -> Callable[[], np.ndarray]:
+        def load() -> np.ndarray:
+            try:
+                with Image.open(path) as img:
+                    return _to_rgb(img, str(path))
+            except (UnidentifiedImageError, OSError) as err:
+                raise ValueError(f"bench {bench!r}: cannot read image {path}: {err}") from err
+
+        return load
+
+    def contents() -> Iterator[tuple[str, bytes]]:
+        for path in files:
+            try:
+                yield path.name, path.read_bytes()
+            except OSError as err:
+                raise ValueError(f"bench {bench!r}: cannot read image {path}: {err}") from err
+
+    images = tuple((p.name, from_file(p)) for p in files)
+    return _Bench(bench, str(folder.resolve()), images, contents)
+
+
+def _dataset_bench(bench: str, bench_root: Path | None) -> _Bench:
     import datasets
 
     repo, _, split = bench.partition(":")
@@ -284,53 +339,74 @@ def _load_bench_dataset(bench: str, bench_root: Path | None) -> Any:
         ) from err
     if isinstance(loaded, datasets.DatasetDict):
         if "test" in loaded:
-            loaded = loaded["test"]
+            split = "test"
         elif len(loaded) == 1:
-            loaded = next(iter(loaded.values()))
+            split = next(iter(loaded))
         else:
             raise ValueError(
                 f"bench {bench!r} has splits {sorted(loaded)}; name one as '{bench}:SPLIT'"
             )
-    if "image" not in loaded.column_names:
-        raise ValueError(f"bench {bench!r} has no 'image' column (columns: {loaded.column_names})")
-    return loaded
+        loaded = loaded[split]
+    if not isinstance(loaded.features.get("image"), datasets.Image):
+        raise ValueError(
+            f"bench {bench!r} has no 'image' column of images (features: {loaded.features})"
+        )
+    ds = loaded
+    name_column = next((c for c in _NAME_COLUMNS if c in ds.column_names), None)
+    names = (
+        [str(n) for n in ds[name_column]] if name_column else [f"{i:05d}" for i in range(len(ds))]
+    )
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise ValueError(f"bench {bench!r} row {i}: {name_column} {name!r} appears twice")
+        seen.add(name)
+
+    def from_row(i: int) -> Callable[[], np.ndarray]:
+        def load() -> np.ndarray:
+            img = ds[i]["image"]
+            if img is None:
+                raise ValueError(f"bench {bench!r} row {i}: the 'image' cell is empty")
+            return _to_rgb(img, f"bench {bench!r} row {i}")
+
+        return load
+
+    def contents() -> Iterator[tuple[str, bytes]]:
+        raw = ds.select_columns(["image"]).cast_column("image", datasets.Image(decode=False))
+        for i, (name, row) in enumerate(zip(names, raw, strict=True)):
+            cell = row["image"]
+            if cell is None:
+                raise ValueError(f"bench {bench!r} row {i}: the 'image' cell is empty")
+            if cell["bytes"] is not None:
+                yield name, cell["bytes"]
+                continue
+            try:
+                yield name, Path(cell["path"]).read_bytes()
+            except (OSError, TypeError) as err:
+                raise ValueError(
+                    f"bench {bench!r} row {i}: cannot read image {cell['path']!r}: {err}"
+                ) from err
+
+    local = Path(repo)
+    source = str(local.resolve()) if local.is_dir() else repo
+    images = tuple((name, from_row(i)) for i, name in enumerate(names))
+    return _Bench(bench, f"{source}:{split}" if split else source, images, contents)
+
+
+def _resolve_bench(bench: str, bench_root: Path | None) -> _Bench:
+    folder = _bench_folder(bench, bench_root)
+    if folder is not None:
+        return _folder_bench(bench, folder)
+    return _dataset_bench(bench, bench_root)
 
 
 def list_bench_images(
     bench: str, bench_root: Path | None
 ) -> list[tuple[str, Callable[[], np.ndarray]]]:
-    """``(name, load)`` pairs of a benchmark, in order; ``load()`` gives the HR as uint8 RGB."""
-    folder = _bench_folder(bench, bench_root)
-    if folder is not None:
-
-        def from_file(path: Path) -> Callable[[], np.ndarray]:
-            def load() -> np.ndarray:
-                try:
-                    with Image.open(path) as img:
-                        return _to_rgb(img, str(path))
-                except (UnidentifiedImageError, OSError) as err:
-                    raise ValueError(f"bench {bench!r}: cannot read image {path}: {err}") from err
-
-            return load
-
-        return [(p.stem, from_file(p)) for p in _image_files(folder)]
-
-    ds = _load_bench_dataset(bench, bench_root)
-    name_column = next((c for c in _NAME_COLUMNS if c in ds.column_names), None)
-    names = (
-        [str(n) for n in ds[name_column]] if name_column else [f"{i:05d}" for i in range(len(ds))]
-    )
-
-    def from_row(i: int) -> Callable[[], np.ndarray]:
-        def load() -> np.ndarray:
-            img = ds[i]["image"]
-            if not isinstance(img, Image.Image):
-                raise ValueError(f"bench {bench!r} row {i}: 'image' is not an image")
-            return _to_rgb(img, f"bench {bench!r} row {i}")
-
-        return load
-
-    return [(name, from_row(i)) for i, name in enumerate(names)]
+    """``(name, load)`` pairs of a benchmark, in order; ``load()`` gives the HR as uint8 RGB.
+    ``name`` is the image's file name, or for a dataset its name column (``file_name``,
+    ``filename``, ``name`` or ``id``) or row number."""
+    return list(_resolve_bench(bench, bench_root).images)
 
 
 # --------------------------------------------------------------------------- reports
@@ -562,36 +638,70 @@ def _read_scores(path: Path) -> dict[str, ImageScore]:
                 _write_atomic(path, "".join(f"{kept}\n" for kept in lines[:-1]))
                 break
             raise ValueError(f"{path} line {n + 1} is not JSON: {err}") from err
-        scores[item["image"]] = ImageScore(item["image"], item["psnr"], item["ssim"])
+        try:
+            scores[item["image"]] = ImageScore(item["image"], item["psnr"], item["ssim"])
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{path} line {n + 1} is not an image score: {line!r}") from err
     return scores
 
 
-def _check_run(out_dir: Path, settings: Mapping[str, Any]) -> None:
-    """Refuse to mix scores of different settings in one ``out_dir``."""
+def _check_run(
+    out_dir: Path, settings: Mapping[str, Any], benches: Mapping[str, Mapping[str, str]]
+) -> None:
+    """Refuse to mix scores of different settings, or of another copy of a benchmark, in one
+    ``out_dir``. ``benches`` maps score-file keys to each benchmark's name, source and
+    fingerprint; benchmarks new to ``out_dir`` are added to its ``run.json``."""
     path = out_dir / "run.json"
+    known: dict[str, Any] = {}
     if path.is_file():
-        previous = json.loads(path.read_text())
-        changed = sorted(k for k in settings if previous.get(k) != settings[k])
-        if changed:
-            details = ", ".join(f"{k}: {previous.get(k)!r} -> {settings[k]!r}" for k in changed)
+        try:
+            previous = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
             raise ValueError(
-                f"out_dir {out_dir} holds scores from other settings ({details}); "
-                "use another out_dir or delete it"
+                f"{path} is not JSON: {err}; use another out_dir or delete it"
+            ) from err
+        changes = [
+            f"{k}: {previous.get(k)!r} -> {settings[k]!r}"
+            for k in sorted(settings)
+            if previous.get(k) != settings[k]
+        ]
+        if "benches" not in previous:
+            changes.append("benches: not recorded (written by an older gasr_hf)")
+        known = previous.get("benches") or {}
+        for key, entry in benches.items():
+            old = known.get(key)
+            if old is not None and old != entry:
+                changes.append(
+                    f"bench {entry['bench']!r}: {old.get('source')!r} "
+                    f"(images sha256 {str(old.get('images_sha256'))[:12]}) -> "
+                    f"{entry['source']!r} (images sha256 {entry['images_sha256'][:12]})"
+                )
+        if changes:
+            raise ValueError(
+                f"out_dir {out_dir} holds scores from other settings or benchmark files "
+                f"({'; '.join(changes)}); use another out_dir or delete it"
             )
-    else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, json.dumps(dict(settings), indent=2) + "\n")
+        if all(key in known for key in benches):
+            return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = {**settings, "benches": {**known, **benches}}
+    _write_atomic(path, json.dumps(run, indent=2) + "\n")
 
 
-def _bench_key(bench: str) -> str:
-    """A file-name-safe key for a benchmark's score file."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in bench)
+def _file_key(name: str) -> str:
+    """A file-name-safe form of a benchmark or image name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _output_name(image: str) -> str:
+    """The PNG file name of an SR output; the input's suffix stays, so x.png and x.jpg differ."""
+    key = _file_key(image)
+    return key if key.lower().endswith(".png") else f"{key}.png"
 
 
 def _evaluate_bench(
     upscaler: Upscaler,
-    bench: str,
-    bench_root: Path | None,
+    bench: _Bench,
     out_dir: Path,
     *,
     tile: int | None,
@@ -603,18 +713,15 @@ def _evaluate_bench(
     from tqdm.auto import tqdm
 
     scale = upscaler.scale
-    images = list_bench_images(bench, bench_root)
-    if not images:
-        raise ValueError(f"bench {bench!r} has no images")
-    score_path = out_dir / "scores" / f"{_bench_key(bench)}.jsonl"
+    score_path = out_dir / "scores" / f"{_file_key(bench.name)}.jsonl"
     score_path.parent.mkdir(parents=True, exist_ok=True)
     done = _read_scores(score_path)
-    image_dir = out_dir / "images" / _bench_key(bench)
+    image_dir = out_dir / "images" / _file_key(bench.name)
     if save_images:
         image_dir.mkdir(parents=True, exist_ok=True)
     scores: list[ImageScore] = []
     with score_path.open("a") as sink:
-        for name, load in tqdm(images, desc=f"{upscaler.name} {bench}", unit="img"):
+        for name, load in tqdm(bench.images, desc=f"{upscaler.name} {bench.name}", unit="img"):
             if name in done:
                 scores.append(done[name])
                 continue
@@ -622,23 +729,25 @@ def _evaluate_bench(
             h, w = hr.shape[:2]
             hr = hr[: h - h % scale, : w - w % scale]
             if min(hr.shape[:2]) < scale * 4:
-                raise ValueError(f"bench {bench!r} image {name}: {h}x{w} is too small for x{scale}")
+                raise ValueError(
+                    f"bench {bench.name!r} image {name}: {h}x{w} is too small for x{scale}"
+                )
             lr = imresize(hr, 1.0 / scale)
             sr = upscale_image(
                 upscaler, lr, tile=tile, tile_pad=tile_pad, self_ensemble=self_ensemble
             )
             psnr, ssim = calculate_psnr_ssim(sr, hr, scale, test_y_channel=True, y_uint8=y_uint8)
             if save_images:
-                Image.fromarray(sr).save(image_dir / f"{name}.png")
+                Image.fromarray(sr).save(image_dir / _output_name(name))
             score = ImageScore(name, psnr, ssim)
             sink.write(json.dumps({"image": name, "psnr": psnr, "ssim": ssim}) + "\n")
             sink.flush()
             scores.append(score)
-    result = BenchScore.from_images(bench, scores)
+    result = BenchScore.from_images(bench.name, scores)
     logger.info(
         "%s on %s (%d images): %.4f dB / %.5f",
         upscaler.name,
-        bench,
+        bench.name,
         result.num_images,
         result.psnr,
         result.ssim,
@@ -669,12 +778,21 @@ def evaluate_model(
     ``scale`` is required for ``bicubic`` and read from a checkpoint otherwise (if given, it must
     match). ``training_dataset`` and ``num_train_images`` fill the table's label columns; ``name``
     replaces the model's display name (default: ``Bicubic`` or the checkpoint's file stem).
-    ``save_images`` also writes the SR outputs to ``out_dir/images/<bench>/<image>.png``.
+    ``save_images`` also writes the SR outputs to ``out_dir/images/<bench>/<image>.png`` (``.png``
+    appended to the image's file name unless it ends so).
     """
     if not benches:
         raise ValueError("benches must name at least one benchmark")
     if len(set(benches)) != len(benches):
         raise ValueError(f"benches lists a benchmark twice: {list(benches)}")
+    keys: dict[str, str] = {}
+    for bench in benches:
+        other = keys.setdefault(_file_key(bench), bench)
+        if other != bench:
+            raise ValueError(
+                f"benches {other!r} and {bench!r} would share the score file "
+                f"scores/{_file_key(bench)}.jsonl; evaluate them into different out_dirs"
+            )
     if bench_root is not None and not Path(bench_root).is_dir():
         raise FileNotFoundError(f"bench_root {bench_root}: no such folder")
     if num_train_images is not None and num_train_images < 0:
@@ -691,12 +809,21 @@ def evaluate_model(
         "crop_border": upscaler.scale,
         "gasr_hf_version": __version__,
     }
-    _check_run(out_dir, settings)
+    resolved = [
+        _resolve_bench(b, None if bench_root is None else Path(bench_root)) for b in benches
+    ]
+    sources: dict[str, dict[str, str]] = {}
+    for bench in resolved:
+        if not bench.images:
+            raise ValueError(f"bench {bench.name!r} has no images")
+        sources[bench.name] = {"source": bench.source, "images_sha256": bench.fingerprint()}
+    _check_run(
+        out_dir, settings, {_file_key(b): {"bench": b, **entry} for b, entry in sources.items()}
+    )
     scores = tuple(
         _evaluate_bench(
             upscaler,
             bench,
-            None if bench_root is None else Path(bench_root),
             out_dir,
             tile=tile,
             tile_pad=tile_pad,
@@ -704,14 +831,14 @@ def evaluate_model(
             y_uint8=y_uint8,
             save_images=save_images,
         )
-        for bench in benches
+        for bench in resolved
     )
     row = ReportRow(
         model=name or upscaler.name,
         training_dataset=training_dataset,
         num_train_images=num_train_images,
         scores=scores,
-        settings={**settings, "device": upscaler.device},
+        settings={**settings, "benches": sources, "device": upscaler.device},
     )
     report = Report(upscaler.scale, (row,))
     paths = report.write(out_dir)

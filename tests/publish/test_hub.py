@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import huggingface_hub.constants
 import pytest
 from huggingface_hub import DatasetCard
 
@@ -146,3 +147,54 @@ def test_bad_repo_id(repo, validated):
 def test_public_push_of_real_images_warns(repo, validated, caplog):
     push_repo(repo, "someone/gasr", "1.2.0", api=FakeApi())
     assert "pushing the real-image configs df2k to a public repository" in caplog.text
+
+
+class ConnectError(Exception):
+    """Like the network errors of huggingface_hub's HTTP client: not an OSError."""
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ConnectError("[Errno -2] Name or service not known"), ConnectionError("connection reset")],
+)
+def test_card_validation_without_the_hub_is_one_clear_error(repo, monkeypatch, error):
+    def validate(card: DatasetCard, repo_type: str | None = None) -> None:
+        raise error
+
+    monkeypatch.setattr(DatasetCard, "validate", validate)
+    api = FakeApi()
+    with pytest.raises(ValueError) as caught:
+        push_repo(repo, "someone/gasr", "1.2.0", api=api)
+    message = str(caught.value)
+    assert message.startswith(
+        f"cannot push {repo} to someone/gasr: validating README.md needs the Hugging Face Hub"
+    )
+    assert f"{type(error).__name__}: {error}" in message
+    assert message.endswith("nothing was pushed")
+    assert api.calls == []
+
+
+def test_offline_card_validation_is_one_clear_error(repo, monkeypatch):
+    # The real DatasetCard.validate, with huggingface_hub in offline mode: no request leaves.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    api = FakeApi()
+    with pytest.raises(
+        ValueError, match=r"validating README.md needs the Hugging Face Hub.*OfflineModeIsEnabled"
+    ):
+        push_repo(repo, "someone/gasr", "1.2.0", api=api)
+    assert api.calls == []
+
+
+def test_card_rejected_by_the_hub_names_the_card(repo, monkeypatch):
+    def validate(card: DatasetCard, repo_type: str | None = None) -> None:
+        raise ValueError('"license" must be one of [apache-2.0, mit, ...]')
+
+    monkeypatch.setattr(DatasetCard, "validate", validate)
+    api = FakeApi()
+    with pytest.raises(ValueError) as caught:
+        push_repo(repo, "someone/gasr", "1.2.0", api=api)
+    assert str(caught.value) == (
+        f"{repo / 'README.md'} fails the Hub's dataset card validation: "
+        '"license" must be one of [apache-2.0, mit, ...]'
+    )
+    assert api.calls == []

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pytest
+import spandrel
+import torch
 from PIL import Image
 
 from gasr_hf.sr.evaluate import (
@@ -21,8 +26,7 @@ from gasr_hf.sr.evaluate import (
 from gasr_hf.sr.metrics import calculate_psnr, calculate_psnr_ssim
 from gasr_hf.sr.resize import imresize
 
-torch = pytest.importorskip("torch")
-spandrel = pytest.importorskip("spandrel")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _smooth_image(h: int, w: int, channels: int, seed: int) -> np.ndarray:
@@ -121,7 +125,7 @@ def test_mod_crop_border_and_gray_images(bench_root: Path, tmp_path: Path) -> No
         sr = imresize(imresize(hr, 0.25), 4.0)
         expected.append(calculate_psnr_ssim(sr, hr, 4))
     assert _scores(report, "tiny") == expected
-    assert [s.image for s in report.rows[0].scores[0].per_image] == ["a", "b"]
+    assert [s.image for s in report.rows[0].scores[0].per_image] == ["a.png", "b.png"]
 
 
 def test_tiled_and_self_ensemble_bicubic(bench_root: Path) -> None:
@@ -272,10 +276,9 @@ def test_rerun_resumes_and_refuses_other_settings(bench_root: Path, tmp_path: Pa
 
 
 def test_dataset_bench_with_image_column(bench_root: Path, tmp_path: Path) -> None:
-    datasets = pytest.importorskip("datasets")
     files = sorted((bench_root / "tiny").glob("*.png"))
     ds = datasets.Dataset.from_dict(
-        {"image": [str(p) for p in files], "file_name": [p.stem for p in files]}
+        {"image": [str(p) for p in files], "file_name": [p.name for p in files]}
     ).cast_column("image", datasets.Image())
     (tmp_path / "hub_like").mkdir()
     ds.to_parquet(tmp_path / "hub_like" / "test.parquet")
@@ -285,6 +288,11 @@ def test_dataset_bench_with_image_column(bench_root: Path, tmp_path: Path) -> No
         "bicubic", [str(tmp_path / "hub_like")], None, 4, tmp_path / "b", device="cpu"
     )
     assert from_dataset.rows[0].scores[0].per_image == from_folder.rows[0].scores[0].per_image
+    # The same images under another source: the fingerprint matches, the source differs.
+    folder_bench = from_folder.rows[0].settings["benches"]["tiny"]
+    dataset_bench = from_dataset.rows[0].settings["benches"][str(tmp_path / "hub_like")]
+    assert dataset_bench["images_sha256"] == folder_bench["images_sha256"]
+    assert dataset_bench["source"] == f"{(tmp_path / 'hub_like').resolve()}:test"
 
 
 def test_bad_inputs_are_named(bench_root: Path, tmp_path: Path) -> None:
@@ -311,3 +319,116 @@ def test_identical_output_scores_inf(tmp_path: Path) -> None:
     score = report.rows[0].scores[0]
     assert math.isinf(score.psnr) and score.ssim == pytest.approx(1.0)
     assert "| inf / 1.0000 |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gasr_hf.cli", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "damage", "error"),
+    [
+        ("safetensors", lambda data: data[: len(data) // 2], "SafetensorError"),
+        ("pth", lambda data: b"not a checkpoint " * 40, "UnpicklingError"),
+    ],
+)
+def test_corrupt_checkpoint_is_one_line_through_the_cli(
+    kind, damage, error, esrgan_files: dict[str, Path], bench_root: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / f"broken.{kind}"
+    broken.write_bytes(damage(esrgan_files[kind].read_bytes()))
+    result = _run_cli(
+        "eval", "--model", str(broken), "--bench", "tiny", "--bench-root", str(bench_root),
+        "--out", str(tmp_path / "out"), "--device", "cpu",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"gasr eval: error: model {broken}: cannot read the checkpoint")
+    assert f"({error}: " in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "error"),
+    [
+        (lambda data: data[: len(data) // 2], "RuntimeError"),  # a zip cut short
+        (lambda data: b"", "EOFError"),
+    ],
+)
+def test_truncated_pth_is_a_value_error(damage, error, esrgan_files, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(damage(esrgan_files["pth"].read_bytes()))
+    with pytest.raises(ValueError, match=rf"model {broken}: cannot read the checkpoint.*{error}"):
+        load_upscaler(str(broken), device="cpu")
+
+
+def test_rerun_with_another_copy_of_a_bench_is_refused(bench_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = evaluate_model("bicubic", ["tiny"], bench_root, 4, out, device="cpu")
+    recorded = json.loads((out / "run.json").read_text())["benches"]["tiny"]
+    assert recorded["bench"] == "tiny"
+    assert recorded["source"] == str((bench_root / "tiny").resolve())
+    assert first.rows[0].settings["benches"]["tiny"]["source"] == recorded["source"]
+
+    # Another folder named tiny, holding other images.
+    copy = tmp_path / "elsewhere" / "tiny"
+    copy.mkdir(parents=True)
+    Image.fromarray(_smooth_image(48, 48, 3, seed=7)).save(copy / "a.png")
+    Image.fromarray(_smooth_image(48, 48, 3, seed=8)).save(copy / "b.png")
+    with pytest.raises(ValueError, match=r"bench 'tiny': .*elsewhere/tiny") as caught:
+        evaluate_model("bicubic", ["tiny"], copy.parent, 4, out, device="cpu")
+    assert str(out) in str(caught.value)
+
+    # The same folder with one image replaced: its fingerprint changes.
+    Image.fromarray(_smooth_image(48, 48, 3, seed=9)).save(bench_root / "tiny" / "a.png")
+    with pytest.raises(ValueError, match=r"bench 'tiny': .*images sha256"):
+        evaluate_model("bicubic", ["tiny"], bench_root, 4, out, device="cpu")
+    assert _scores(Report.from_json(out), "tiny") == _scores(first, "tiny")
+
+    # A benchmark new to the out_dir is added to it; the recorded one stays.
+    (bench_root / "other").mkdir()
+    Image.fromarray(_smooth_image(40, 48, 3, seed=3)).save(bench_root / "other" / "c.png")
+    evaluate_model("bicubic", ["other"], bench_root, 4, out, device="cpu")
+    benches = json.loads((out / "run.json").read_text())["benches"]
+    assert benches["tiny"] == recorded
+    assert benches["other"]["source"] == str((bench_root / "other").resolve())
+
+
+def test_files_with_one_stem_are_scored_separately(tmp_path: Path) -> None:
+    folder = tmp_path / "benches" / "stems"
+    folder.mkdir(parents=True)
+    Image.fromarray(_smooth_image(48, 44, 3, seed=5)).save(folder / "x.png")
+    Image.fromarray(_smooth_image(40, 52, 3, seed=6)).save(folder / "x.jpg", quality=90)
+    out = tmp_path / "out"
+    report = evaluate_model(
+        "bicubic", ["stems"], folder.parent, 4, out, device="cpu", save_images=True
+    )
+    per_image = report.rows[0].scores[0].per_image
+    assert [s.image for s in per_image] == ["x.jpg", "x.png"]
+    for score in per_image:
+        with Image.open(folder / score.image) as img:
+            hr = np.asarray(img.convert("RGB"))
+        hr = hr[: hr.shape[0] // 4 * 4, : hr.shape[1] // 4 * 4]
+        assert (score.psnr, score.ssim) == calculate_psnr_ssim(
+            imresize(imresize(hr, 0.25), 4.0), hr, 4
+        )
+    assert sorted(p.name for p in (out / "images" / "stems").iterdir()) == ["x.jpg.png", "x.png"]
+
+    # A rerun finds both stored scores and computes nothing again.
+    assert evaluate_model("bicubic", ["stems"], folder.parent, 4, out, device="cpu") == report
+    assert len((out / "scores" / "stems.jsonl").read_text().splitlines()) == 2
+
+
+def test_benches_sharing_a_score_file_are_refused(bench_root: Path, tmp_path: Path) -> None:
+    (bench_root / "a b").mkdir()
+    (bench_root / "a_b").mkdir()
+    with pytest.raises(ValueError, match=r"'a b' and 'a_b' would share the score file"):
+        evaluate_model("bicubic", ["a b", "a_b"], bench_root, 4, tmp_path / "out", device="cpu")
