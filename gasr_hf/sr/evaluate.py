@@ -331,27 +331,26 @@ def _dataset_bench(bench: str, bench_root: Path | None) -> _Bench:
     if bench_root is not None and (bench_root / repo).is_dir():
         repo = str(bench_root / repo)
     try:
-        loaded = datasets.load_dataset(repo, split=split or None)
+        ds = datasets.load_dataset(repo, split=split or None)
     except (FileNotFoundError, ConnectionError) as err:
         where = f"{bench_root / bench} nor {bench}" if bench_root is not None else bench
         raise FileNotFoundError(
             f"bench {bench!r}: neither a folder of images at {where} nor a loadable dataset ({err})"
         ) from err
-    if isinstance(loaded, datasets.DatasetDict):
-        if "test" in loaded:
+    if isinstance(ds, datasets.DatasetDict):
+        if "test" in ds:
             split = "test"
-        elif len(loaded) == 1:
-            split = next(iter(loaded))
+        elif len(ds) == 1:
+            split = next(iter(ds))
         else:
             raise ValueError(
-                f"bench {bench!r} has splits {sorted(loaded)}; name one as '{bench}:SPLIT'"
+                f"bench {bench!r} has splits {sorted(ds)}; name one as '{bench}:SPLIT'"
             )
-        loaded = loaded[split]
-    if not isinstance(loaded.features.get("image"), datasets.Image):
+        ds = ds[split]
+    if not isinstance(ds.features.get("image"), datasets.Image):
         raise ValueError(
-            f"bench {bench!r} has no 'image' column of images (features: {loaded.features})"
+            f"bench {bench!r} has no 'image' column of images (features: {ds.features})"
         )
-    ds = loaded
     name_column = next((c for c in _NAME_COLUMNS if c in ds.column_names), None)
     names = (
         [str(n) for n in ds[name_column]] if name_column else [f"{i:05d}" for i in range(len(ds))]

@@ -337,6 +337,7 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         ("safetensors", lambda data: data[: len(data) // 2], "SafetensorError"),
         ("pth", lambda data: b"not a checkpoint " * 40, "UnpicklingError"),
     ],
+    ids=["truncated-safetensors", "garbage-pth"],
 )
 def test_corrupt_checkpoint_is_one_line_through_the_cli(
     kind, damage, error, esrgan_files: dict[str, Path], bench_root: Path, tmp_path: Path
@@ -362,6 +363,7 @@ def test_corrupt_checkpoint_is_one_line_through_the_cli(
         (lambda data: data[: len(data) // 2], "RuntimeError"),  # a zip cut short
         (lambda data: b"", "EOFError"),
     ],
+    ids=["truncated", "empty"],
 )
 def test_truncated_pth_is_a_value_error(damage, error, esrgan_files, tmp_path: Path) -> None:
     broken = tmp_path / "broken.pth"
@@ -432,3 +434,14 @@ def test_benches_sharing_a_score_file_are_refused(bench_root: Path, tmp_path: Pa
     (bench_root / "a_b").mkdir()
     with pytest.raises(ValueError, match=r"'a b' and 'a_b' would share the score file"):
         evaluate_model("bicubic", ["a b", "a_b"], bench_root, 4, tmp_path / "out", device="cpu")
+
+
+def test_dataset_bench_with_a_name_twice_is_refused(bench_root: Path, tmp_path: Path) -> None:
+    files = sorted((bench_root / "tiny").glob("*.png"))
+    ds = datasets.Dataset.from_dict(
+        {"image": [str(p) for p in files], "file_name": ["same.png"] * len(files)}
+    ).cast_column("image", datasets.Image())
+    (tmp_path / "twice").mkdir()
+    ds.to_parquet(tmp_path / "twice" / "test.parquet")
+    with pytest.raises(ValueError, match=r"row 1: file_name 'same.png' appears twice"):
+        evaluate_model("bicubic", [str(tmp_path / "twice")], None, 4, tmp_path / "out")

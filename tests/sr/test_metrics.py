@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import evaluate
 import numpy as np
 import pytest
+import torch
 from scipy.signal import correlate2d
 
 from gasr_hf.sr.metrics import (
@@ -173,7 +175,6 @@ def test_bad_input_is_named(sr: np.ndarray, hr: np.ndarray, border: int, match: 
     [(3, True, False), (3, True, True), (3, False, False), (1, True, False)],
 )
 def test_torch_batch_agrees_with_numpy(channels: int, test_y_channel: bool, y_uint8: bool) -> None:
-    torch = pytest.importorskip("torch")
     pairs = [_pair((41, 38, channels), seed=s) for s in range(3)]
     sr_t, hr_t = (
         torch.from_numpy(np.stack(side)).permute(0, 3, 1, 2).float() / 255
@@ -189,7 +190,6 @@ def test_torch_batch_agrees_with_numpy(channels: int, test_y_channel: bool, y_ui
 
 
 def test_torch_rejects_bad_batches() -> None:
-    torch = pytest.importorskip("torch")
     with pytest.raises(ValueError, match="shape"):
         calculate_psnr_torch(torch.zeros(1, 2, 20, 20), torch.zeros(1, 2, 20, 20), 0)
     with pytest.raises(ValueError, match="differ"):
@@ -197,7 +197,6 @@ def test_torch_rejects_bad_batches() -> None:
 
 
 def test_evaluate_module_loads_offline_and_agrees() -> None:
-    evaluate = pytest.importorskip("evaluate")
     pairs = [_pair((40, 36, 3), seed=9), _pair((33, 45), seed=10)]
     expected = [calculate_psnr_ssim(sr, hr, 2, y_uint8=True) for sr, hr in pairs]
     for path in (EVALUATE_METRIC_PATH, EVALUATE_METRIC_PATH / "sr_psnr_ssim.py"):
