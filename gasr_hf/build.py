@@ -212,7 +212,8 @@ def build(config: BuildConfig) -> BuildResult:
     from gasr_hf.analyze.stats import format_markdown, table1
     from gasr_hf.annotate import ClipConfig, annotate, ingest_folder
     from gasr_hf.annotate.segments import segment_config
-    from gasr_hf.generate import generate, make_sample_grid
+    from gasr_hf.generate import REPORT_NAME, generate, make_sample_grid
+    from gasr_hf.generate.runner import read_provenance
     from gasr_hf.prompts import build_prompts, load_corpus, save_prompts
     from gasr_hf.publish import CardInfo, add_mixture, assemble_repo, write_card, write_manifest
 
@@ -243,7 +244,7 @@ def build(config: BuildConfig) -> BuildResult:
         "chunk_size": config.generate.chunk_size,
         "max_attempts": config.generate.max_attempts,
     }
-    generated = stages.run_distributed(
+    stages.run_distributed(
         "generate",
         generate_settings,
         lambda: generate(
@@ -254,6 +255,14 @@ def build(config: BuildConfig) -> BuildResult:
             max_attempts=config.generate.max_attempts,
         ),
     )
+    # Read from the rows, not from this run's report: a resumed or other-rank generate call may
+    # have rendered nothing itself.
+    provenance = read_provenance(images_dir)
+    if provenance is None:
+        raise ValueError(
+            f"generate wrote no image into {images_dir}: every prompt failed; the errors are in "
+            f"{images_dir / REPORT_NAME}"
+        )
     inputs = {GENERATED: images_dir}
     for source in config.real:
         ingested = work / "ingested" / source.name
@@ -355,7 +364,6 @@ def build(config: BuildConfig) -> BuildResult:
         derived=True,
     )
 
-    provenance = generated["provenance"]
     card = CardInfo(
         **{
             "version": config.version,

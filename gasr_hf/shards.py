@@ -197,6 +197,11 @@ def _check_out_dir(
 def _check_source(marker_file: Path, marker: dict[str, Any], digest: tuple[str, str]) -> None:
     """Refuse a done chunk made from other source rows than ``digest`` describes."""
     old = (marker.get("source_digest_of"), marker.get("source_sha256"))
+    if old[1] is None:
+        raise ValueError(
+            f"{marker_file}: chunk {marker['index']} was written by an older gasr_hf that did not "
+            "record its source rows; use a new out_dir"
+        )
     if old != digest:
         raise ValueError(
             f"{marker_file}: chunk {marker['index']} (rows [{marker['row_start']}, "

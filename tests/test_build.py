@@ -165,3 +165,94 @@ def test_ranks_wait_for_each_other_through_stage_markers(tmp_path):
     assert order.index("rank1 past the barrier") > order.index("rank0 work")
     assert (tmp_path / "generate@0-of-2.json").is_file()
     assert (tmp_path / "generate@1-of-2.json").is_file()
+
+
+def _card_model(out: Path) -> str:
+    return next(
+        line
+        for line in (out / "README.md").read_text().splitlines()
+        if "gasr_hf.procedural@" in line
+    )
+
+
+def test_generate_killed_after_its_last_chunk_resumes_from_the_written_rows(tmp_path, monkeypatch):
+    import gasr_hf.generate.runner
+
+    config = tiny_config(tmp_path)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed before the stage marker")
+
+    monkeypatch.setattr(gasr_hf.generate.runner, "_write_report", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build(config)
+    monkeypatch.undo()
+    stages = Path(config.out) / ".gasr" / "build" / "stages"
+    assert not (stages / "generate.json").exists()
+    result = build(config)
+    assert "generate" in result.ran and "manifest" in result.ran
+    generated = json.loads((stages / "generate.json").read_text())["result"]
+    assert generated["this_run"]["images"] == 0 and generated["images"] == 6
+    assert _card_model(Path(config.out))
+
+    (stages / "generate.json").unlink()
+    again = build(config)
+    assert "generate" in again.ran and _card_model(Path(config.out))
+
+
+def test_a_rank_whose_generate_chunks_are_all_done_still_builds(tmp_path, monkeypatch):
+    import threading
+
+    import accelerate
+
+    from gasr_hf.generate import generate
+    from gasr_hf.prompts import build_prompts, save_prompts
+
+    local = threading.local()
+
+    class TwoRanks:
+        """accelerate's PartialState as seen by rank ``local.rank`` of two (threads here)."""
+
+        def __init__(self):
+            self.process_index = getattr(local, "rank", 0)
+            self.num_processes = 2
+
+    monkeypatch.setattr(accelerate, "PartialState", TwoRanks)
+    config = tiny_config(tmp_path)
+    work = Path(config.out) / ".gasr" / "build"
+    save_prompts(build_prompts("artwork", 6, 0), work / "prompts")
+    before = generate(work / "prompts", work / "images", config.generate.backend, chunk_size=3)
+    assert before["this_run"]["images"] == 3 and not before["complete"]
+
+    results, errors = {}, []
+
+    def run_rank(rank):
+        local.rank = rank
+        try:
+            results[rank] = build(config)
+        except BaseException as err:  # reported below; a dead rank would leave the other waiting
+            errors.append(err)
+
+    threads = [threading.Thread(target=run_rank, args=(r,), daemon=True) for r in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors and sorted(results) == [0, 1]
+    result = results[0]
+    rank0 = json.loads((work / "stages" / "generate@0-of-2.json").read_text())["result"]
+    assert rank0["this_run"]["images"] == 0
+    assert "manifest" in result.ran and _card_model(Path(config.out))
+
+
+def test_a_generate_run_where_every_prompt_failed_is_a_clear_error(tmp_path, monkeypatch):
+    from gasr_hf.generate.procedural import ProceduralBackend
+
+    def black(self, rows):
+        return [Image.new("RGB", (64, 64)) for _ in rows]
+
+    monkeypatch.setattr(ProceduralBackend, "render", black)
+    config = tiny_config(tmp_path)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="generate wrote no image .* every prompt failed"):
+            build(config)

@@ -134,3 +134,82 @@ def test_stale_temporary_file_of_a_killed_run_is_removed(tmp_path: Path) -> None
 def test_bad_arguments(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         run_chunks(_source(4), tmp_path, Doubler(), **kwargs)
+
+
+def test_a_shorter_source_is_refused_and_no_stale_shard_is_left_to_read(tmp_path: Path) -> None:
+    run_chunks(_source(14), tmp_path, Doubler(), chunk_size=4)
+    with pytest.raises(ValueError, match=r"chunk 2 of rows \[8, 12\).*only 10 rows"):
+        run_chunks(_source(10), tmp_path, Doubler(), chunk_size=4)
+    marker_path(tmp_path, "train", 2).unlink()
+    with pytest.raises(ValueError, match=r"chunk 3 of rows \[12, 14\).*only 10 rows"):
+        run_chunks(_source(10), tmp_path, Doubler(), chunk_size=4)
+    marker_path(tmp_path, "train", 3).unlink()
+    with pytest.raises(ValueError, match="shard train-00003.parquet beyond the 3 chunks"):
+        run_chunks(_source(10), tmp_path, Doubler(), chunk_size=4)
+    (tmp_path / "train-00003.parquet").unlink()
+    redo = Doubler()
+    report = run_chunks(_source(10), tmp_path, redo, chunk_size=4)
+    assert [c[0] for c in redo.calls] == ["r008"]
+    assert report.complete and report.rows_out == 10 and len(_read_all(tmp_path)) == 10
+
+
+def test_other_rows_of_the_same_length_are_refused(tmp_path: Path) -> None:
+    run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4)
+    renamed = _source(8).map(lambda r: {"id": r["id"].replace("r", "q")})
+    with pytest.raises(ValueError, match=r"train-00000.json: chunk 0 .*other source rows"):
+        run_chunks(renamed, tmp_path, Doubler(), chunk_size=4)
+    changed = _source(8).map(lambda r: {"x": r["x"] + (r["x"] == 5)})
+    with pytest.raises(ValueError, match=r"chunk 1 \(rows \[4, 8\)\).*other source rows"):
+        run_chunks(changed, tmp_path, Doubler(), chunk_size=4)
+
+
+def test_the_rows_digest_follows_content_not_layout(tmp_path: Path) -> None:
+    run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4)
+    backwards = range(7, -1, -1)
+    same_rows = _source(8).select(backwards).select(backwards)  # an indices mapping, same rows
+    again = Doubler()
+    report = run_chunks(same_rows, tmp_path, again, chunk_size=4)
+    assert again.calls == [] and report.chunks_skipped == 2
+
+
+def test_id_column_digest_ties_markers_to_ids_only(tmp_path: Path) -> None:
+    run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4, id_column="id")
+    marker = json.loads(marker_path(tmp_path, "train", 0).read_text())
+    assert marker["source_digest_of"] == "id_column:id"
+    again = Doubler()
+    other_x = _source(8).map(lambda r: {"x": r["x"] + 100})
+    run_chunks(other_x, tmp_path, again, chunk_size=4, id_column="id")
+    assert again.calls == []
+    with pytest.raises(ValueError, match="other source rows"):
+        run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4)
+    with pytest.raises(ValueError, match="id_column 'nope'"):
+        run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4, id_column="nope")
+
+
+def test_other_meta_is_refused_naming_the_keys_and_the_marker(tmp_path: Path) -> None:
+    meta = {"stage": "t", "size": 64, "pair": (1, 2), "where": tmp_path}
+    run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4, meta=meta)
+    again = Doubler()
+    report = run_chunks(_source(8), tmp_path, again, chunk_size=4, meta=dict(meta))
+    assert again.calls == [] and report.meta["pair"] == [1, 2]
+    with pytest.raises(ValueError, match=r"train-00000.json: .*size: was 64, now 96") as err:
+        run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4, meta={**meta, "size": 96})
+    assert "stage" not in str(err.value)
+    with pytest.raises(ValueError, match="extra: was '<absent>', now 1"):
+        run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4, meta={**meta, "extra": 1})
+
+
+def test_other_meta_is_refused_even_when_only_other_ranks_chunks_are_done(tmp_path: Path) -> None:
+    run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4, rank=1, world_size=2, meta={"a": 1})
+    with pytest.raises(ValueError, match="a: was 1, now 2"):
+        run_chunks(_source(8), tmp_path, Doubler(), chunk_size=4, world_size=2, meta={"a": 2})
+
+
+def test_a_marker_without_a_source_digest_is_refused(tmp_path: Path) -> None:
+    run_chunks(_source(4), tmp_path, Doubler(), chunk_size=4)
+    path = marker_path(tmp_path, "train", 0)
+    marker = json.loads(path.read_text())
+    del marker["source_sha256"]
+    path.write_text(json.dumps(marker))
+    with pytest.raises(ValueError, match="did not record its source rows"):
+        run_chunks(_source(4), tmp_path, Doubler(), chunk_size=4)

@@ -97,11 +97,12 @@ class BackendConfig:
             raise ValueError(f"first_block_cache must be > 0, got {self.first_block_cache}")
 
     def pixel_settings(self) -> dict[str, Any]:
-        """The fields that change the pixels (all but batch size, device, compile and preset)."""
+        """The fields that change the pixels: all but batch size, device, compile, preset and
+        revision (a pointer; the runner compares the commit it resolves to instead)."""
         return {
             k: v
             for k, v in dataclasses.asdict(self).items()
-            if k not in ("batch_size", "device", "compile", "preset")
+            if k not in ("batch_size", "device", "compile", "preset", "revision")
         }
 
     def fingerprint(self) -> str:
@@ -157,9 +158,10 @@ class Backend(abc.ABC):
     def __init__(self, config: BackendConfig) -> None:
         self.config = config.resolved()
 
+    @abc.abstractmethod
     def prepare(self) -> None:
-        """Load what :meth:`render` needs (weights); the runner calls it before the first render,
-        so that a load error stops the run instead of failing every row. Nothing by default."""
+        """Load what :meth:`render` needs (weights, fonts); idempotent. The runner calls it before
+        the first render, so that a load error stops the run instead of failing every row."""
 
     @abc.abstractmethod
     def model_identity(self) -> dict[str, str | None]:

@@ -44,12 +44,12 @@ class DiffusersBackend(Backend):
 
     @property
     def pipeline(self) -> Any:
-        if self._pipe is None:
-            self._pipe = self._load()
+        self.prepare()
         return self._pipe
 
     def prepare(self) -> None:
-        self.pipeline  # noqa: B018 - the property loads the pipeline
+        if self._pipe is None:
+            self._pipe = self._load()
 
     def model_identity(self) -> dict[str, str | None]:
         _, commit = self._resolved()
@@ -120,10 +120,14 @@ class DiffusersBackend(Backend):
         location, commit = self._resolved()
         dtype = getattr(torch, str(self.config.dtype))
         kwargs: dict[str, Any] = {"dtype": dtype}
-        if location == str(self.config.model) and commit is not None:
+        if commit is not None and not Path(location).is_dir():
             kwargs["revision"] = commit
         logger.info(
-            "loading %s (revision %s, %s) on %s", location, commit, self.config.dtype, self._device()
+            "loading %s (revision %s, %s) on %s",
+            location,
+            commit,
+            self.config.dtype,
+            self._device(),
         )
         try:
             try:

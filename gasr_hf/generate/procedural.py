@@ -1666,6 +1666,9 @@ def render_artwork(row: Mapping[str, Any], width: int, height: int) -> Image.Ima
 class ProceduralBackend(Backend):
     """Offline artwork renderer; deterministic per row; CPU only."""
 
+    def prepare(self) -> None:
+        font_dir()
+
     def render(self, rows: Sequence[Mapping[str, Any]]) -> list[Image.Image]:
         return [render_artwork(row, self.config.width, self.config.height) for row in rows]
 

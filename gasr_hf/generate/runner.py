@@ -128,7 +128,9 @@ class _ChunkGenerator:
                 self.render_errors += 1
                 logger.warning("render of prompt %r failed: %r", rows[0]["prompt_id"], err)
                 return [err]
-            logger.warning("render of a batch of %d failed (%r); retrying row by row", len(rows), err)
+            logger.warning(
+                "render of a batch of %d failed (%r); retrying row by row", len(rows), err
+            )
             return [result for row in rows for result in self._render([row])]
         if len(images) != len(rows):
             raise RuntimeError(
@@ -170,8 +172,7 @@ class _ChunkGenerator:
                     for i, seed, image in zip(batch, seeds, images, strict=True):
                         if isinstance(image, Exception):
                             reasons[i].append(
-                                f"attempt {attempt} (seed {seed}): render error: "
-                                f"{type(image).__name__}: {image}"
+                                f"attempt {attempt} (seed {seed}): {type(image).__name__}: {image}"
                             )
                             errored.add(i)
                             bar.update(1)
@@ -193,7 +194,9 @@ class _ChunkGenerator:
         for i, row in enumerate(rows):
             if i not in done:
                 what = (
-                    "render error" if i in errored else f"bad output after {self.max_attempts} attempts"
+                    "render error"
+                    if i in errored
+                    else f"bad output after {self.max_attempts} attempts"
                 )
                 failures.append(
                     {
@@ -223,6 +226,7 @@ class _ChunkGenerator:
 def read_provenance(out_dir: str | Path) -> dict[str, Any] | None:
     """The provenance columns (less ``seed_used`` and ``attempt``) of the first image row in the
     shards of ``out_dir``; ``None`` when they hold no image yet."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     columns = [c for c in PROVENANCE_COLUMNS if c not in ("seed_used", "attempt")]
@@ -235,7 +239,7 @@ def read_provenance(out_dir: str | Path) -> dict[str, Any] | None:
             for batch in file.iter_batches(batch_size=1, columns=columns):
                 if batch.num_rows:
                     return batch.to_pylist()[0]
-        except OSError as err:
+        except (OSError, pa.ArrowException) as err:
             raise ValueError(f"{path}: unreadable shard ({err})") from err
     return None
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import datasets
 import numpy as np
@@ -82,3 +85,81 @@ def test_commit_hash_is_read_from_a_hub_cache_snapshot_path(tmp_path: Path) -> N
     snapshot.mkdir(parents=True)
     assert _snapshot_commit(snapshot) == commit
     assert _snapshot_commit(tmp_path) is None
+
+
+COMMIT_A, COMMIT_B = "a" * 40, "b" * 40
+
+
+@pytest.fixture
+def hub_cache(pipelines: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Hugging Face cache holding ``org/tiny`` at two commits (the second with an Euler
+    scheduler), ``main`` at the first."""
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "models--org--tiny"
+    for commit in (COMMIT_A, COMMIT_B):
+        shutil.copytree(pipelines["sd"], repo / "snapshots" / commit)
+    for name in ("model_index.json", "scheduler/scheduler_config.json"):
+        path = repo / "snapshots" / COMMIT_B / name
+        path.write_text(path.read_text().replace("DDIMScheduler", "EulerDiscreteScheduler"))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT_A)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    return repo
+
+
+def test_a_hub_model_is_pinned_to_one_commit_and_a_moved_main_is_refused(
+    hub_cache: Path, rows: list[dict], tmp_path: Path
+) -> None:
+    config = _config(Path("org/tiny"))
+    backend = create_backend(config)
+    assert backend.model_identity() == {"model": "org/tiny", "model_revision": COMMIT_A}
+    prompts = datasets.Dataset.from_list(rows[:1])
+    out = tmp_path / "out"
+    generate(prompts, out, backend, chunk_size=1)
+    ds = datasets.load_dataset("parquet", data_dir=str(out), split="train")
+    assert ds["model_revision"] == [COMMIT_A]
+
+    (hub_cache / "refs" / "main").write_text(COMMIT_B)
+    with pytest.raises(ValueError, match=f"model_revision: was '{COMMIT_A}', now '{COMMIT_B}'"):
+        generate(prompts, out, config, chunk_size=1)
+    pinned = dataclasses.replace(config, revision=COMMIT_A)
+    assert generate(prompts, out, pinned, chunk_size=1)["this_run"]["images"] == 0
+
+
+def test_the_load_uses_the_commit_resolved_before_it(hub_cache: Path) -> None:
+    backend = create_backend(_config(Path("org/tiny")))
+    assert backend.model_identity()["model_revision"] == COMMIT_A
+    (hub_cache / "refs" / "main").write_text(COMMIT_B)
+    backend.prepare()
+    assert backend.provenance()["scheduler"] == "DDIMScheduler"
+    moved = create_backend(_config(Path("org/tiny")))
+    moved.prepare()
+    assert moved.provenance()["scheduler"] == "EulerDiscreteScheduler"
+
+
+def test_online_the_commit_comes_from_the_hub_else_from_the_cache(
+    hub_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import HfApi, constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    asked = []
+
+    def hub_main_moved(self, repo_id, revision=None, **kwargs):
+        asked.append((repo_id, revision))
+        return SimpleNamespace(sha=COMMIT_B)
+
+    monkeypatch.setattr(HfApi, "model_info", hub_main_moved)
+    backend = create_backend(_config(Path("org/tiny")))
+    assert backend.model_identity()["model_revision"] == COMMIT_B and asked == [("org/tiny", None)]
+
+    def unreachable(self, repo_id, revision=None, **kwargs):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(HfApi, "model_info", unreachable)
+    backend = create_backend(_config(Path("org/tiny")))
+    assert backend.model_identity()["model_revision"] == COMMIT_A
+    missing = create_backend(BackendConfig(backend="diffusers", model="nobody/no-such-model"))
+    with pytest.raises(FileNotFoundError, match="could not be reached"):
+        missing.model_identity()

@@ -1,4 +1,4 @@
-"""A generating process killed with SIGKILL part-way loses only the chunk in flight."""
+"""A generating process killed part-way loses only the chunk in flight."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import textwrap
 import time
 from pathlib import Path
 
+import datasets
 import pyarrow.parquet as pq
+import pytest
 
+from gasr_hf import shards
 from gasr_hf.generate import BackendConfig, generate
+from gasr_hf.generate.procedural import ProceduralBackend
 from gasr_hf.prompts import build_prompts
 from gasr_hf.shards import read_markers
 
@@ -54,10 +58,44 @@ def test_sigkill_then_restart_gives_exactly_n_unique_rows(tmp_path: Path) -> Non
         build_prompts("artwork", N, 0), out, BackendConfig(width=64, height=64), chunk_size=CHUNK
     )
     assert report["complete"] and report["this_run"]["images"] == N - done_before * CHUNK
-    shards = sorted(out.glob("*.parquet"))
-    assert len(shards) == N // CHUNK
+    shard_files = sorted(out.glob("*.parquet"))
+    assert len(shard_files) == N // CHUNK
     ids = [
-        i for s in shards for i in pq.read_table(s, columns=["prompt_id"])["prompt_id"].to_pylist()
+        i
+        for s in shard_files
+        for i in pq.read_table(s, columns=["prompt_id"])["prompt_id"].to_pylist()
     ]
     assert len(ids) == N and len(set(ids)) == N
     assert not list((out / ".gasr" / "tmp").iterdir())
+
+
+def test_a_shard_renamed_but_not_yet_marked_done_is_redone_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts = build_prompts("artwork", 6, 0)
+    config = BackendConfig(width=64, height=64)
+    write = shards._write_json_atomic
+
+    def killed_at_the_second_marker(path: Path, data: dict, tmp_tag: str) -> None:
+        if path.name == "train-00001.json":
+            raise KeyboardInterrupt("killed after the rename, before the marker")
+        write(path, data, tmp_tag)
+
+    monkeypatch.setattr(shards, "_write_json_atomic", killed_at_the_second_marker)
+    with pytest.raises(KeyboardInterrupt):
+        generate(prompts, tmp_path, config, chunk_size=2)
+    monkeypatch.undo()
+    assert (tmp_path / "train-00001.parquet").is_file() and sorted(read_markers(tmp_path)) == [0]
+
+    rendered: list[str] = []
+
+    class Recording(ProceduralBackend):
+        def render(self, rows):
+            rendered.extend(row["prompt_id"] for row in rows)
+            return super().render(rows)
+
+    report = generate(prompts, tmp_path, Recording(config), chunk_size=2)
+    assert rendered == prompts["prompt_id"][2:6]
+    assert report["complete"] and report["images"] == 6
+    ids = datasets.load_dataset("parquet", data_dir=str(tmp_path), split="train")["prompt_id"]
+    assert sorted(ids) == sorted(prompts["prompt_id"])

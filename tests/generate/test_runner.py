@@ -14,7 +14,9 @@ from PIL import Image
 
 from gasr_hf.generate import REPORT_NAME, BackendConfig, derive_seed, generate, make_sample_grid
 from gasr_hf.generate.procedural import ProceduralBackend
+from gasr_hf.generate.runner import read_provenance
 from gasr_hf.prompts import build_prompts
+from gasr_hf.shards import read_markers
 
 SMALL = BackendConfig(width=64, height=48)
 
@@ -52,7 +54,12 @@ def test_generate_writes_png_rows_with_prompts_and_provenance(
     saved = json.loads((tmp_path / REPORT_NAME).read_text())
     assert saved == report
     assert report["images"] == 7 and report["failures"] == 0 and report["complete"]
-    assert report["images_per_second"] > 0 and report["seconds_per_image"] > 0
+    seconds = json.loads((tmp_path / ".gasr" / "report-train.json").read_text())["seconds"]
+    assert report["images_per_second"] == pytest.approx(7 / seconds, rel=1e-2)
+    assert report["seconds_per_image"] == pytest.approx(seconds / 7, rel=1e-2)
+    assert report["provenance"] == {
+        k: row[k] for k in ("backend", "model", "model_revision", "scheduler", "steps")
+    } | {k: row[k] for k in ("guidance", "dtype", "library_versions")}
 
 
 def test_rerun_skips_finished_chunks_and_refuses_another_config(
@@ -61,8 +68,38 @@ def test_rerun_skips_finished_chunks_and_refuses_another_config(
     generate(prompts, tmp_path, SMALL, chunk_size=4)
     report = generate(prompts, tmp_path, SMALL, chunk_size=4)
     assert report["this_run"]["images"] == 0 and report["images"] == 7
-    with pytest.raises(ValueError, match="another backend config"):
+    assert report["provenance"]["model"].startswith("gasr_hf.procedural@")
+    faster = BackendConfig(width=64, height=48, batch_size=4, device="cpu")
+    assert generate(prompts, tmp_path, faster, chunk_size=4)["this_run"]["images"] == 0
+    with pytest.raises(ValueError, match=r"train-00000.json.*backend_config: was .*'height': 48"):
         generate(prompts, tmp_path, BackendConfig(width=64, height=64), chunk_size=4)
+
+
+def test_other_prompts_with_the_same_count_are_refused(
+    prompts: datasets.Dataset, tmp_path: Path
+) -> None:
+    generate(prompts, tmp_path, SMALL, chunk_size=4)
+    other_seed = build_prompts("artwork", len(prompts), 1)
+    with pytest.raises(ValueError, match="other source rows"):
+        generate(other_seed, tmp_path, SMALL, chunk_size=4)
+    reworded = prompts.map(
+        lambda r, i: {"prompt": r["prompt"] + ("!" if i == 5 else "")}, with_indices=True
+    )
+    with pytest.raises(ValueError, match=r"chunk 1 \(rows \[4, 7\)\).*other source rows"):
+        generate(reworded, tmp_path, SMALL, chunk_size=4)
+
+
+class NewRenderer(ProceduralBackend):
+    def model_identity(self) -> dict[str, str | None]:
+        return {"model": "gasr_hf.procedural@next", "model_revision": None}
+
+
+def test_another_model_revision_is_refused(prompts: datasets.Dataset, tmp_path: Path) -> None:
+    generate(prompts.select(range(2)), tmp_path, SMALL, chunk_size=4)
+    with pytest.raises(
+        ValueError, match="model: was 'gasr_hf.procedural@.*now 'gasr_hf.procedural@next'"
+    ):
+        generate(prompts.select(range(2)), tmp_path, NewRenderer(SMALL), chunk_size=4)
 
 
 class BlackFirst(ProceduralBackend):
@@ -107,6 +144,56 @@ def test_rows_that_stay_bad_are_reported_and_the_run_goes_on(
     assert sum(pq.read_metadata(p).num_rows for p in tmp_path.glob("*.parquet")) == 0
 
 
+class Failing(ProceduralBackend):
+    """Raises on any batch of more than one row (out of memory) and on the ``poison`` prompts."""
+
+    def __init__(self, config: BackendConfig, poison: set[str]) -> None:
+        super().__init__(config)
+        self.poison = poison
+        self.batches: list[int] = []
+
+    def render(self, rows: Sequence[Mapping[str, Any]]) -> list[Image.Image]:
+        self.batches.append(len(rows))
+        if len(rows) > 1:
+            raise RuntimeError("CUDA out of memory")
+        if rows[0]["prompt_id"] in self.poison:
+            raise ValueError("pipeline error")
+        return super().render(rows)
+
+
+def test_a_render_error_is_retried_row_by_row_and_a_failing_row_is_recorded(
+    prompts: datasets.Dataset, tmp_path: Path
+) -> None:
+    poison = prompts[2]["prompt_id"]
+    backend = Failing(BackendConfig(width=64, height=48, batch_size=4), {poison})
+    report = generate(prompts, tmp_path, backend, chunk_size=7, max_attempts=2)
+    assert backend.batches == [4, 1, 1, 1, 1, 3, 1, 1, 1]
+    assert report["images"] == 6 and report["failures"] == 1 and report["complete"]
+    assert report["this_run"]["render_errors"] == 1
+    failure = report["failed_rows"][0]
+    assert failure["id"] == poison and failure["row"] == 2
+    assert failure["error"] == (
+        f"render error: attempt 1 (seed {prompts[2]['seed']}): ValueError: pipeline error"
+    )
+    assert sorted(_load(tmp_path)["prompt_id"]) == sorted(set(prompts["prompt_id"]) - {poison})
+    seconds = json.loads((tmp_path / ".gasr" / "report-train.json").read_text())["seconds"]
+    assert report["images_per_second"] == pytest.approx(6 / seconds, rel=1e-2)
+
+
+class NoWeights(ProceduralBackend):
+    def prepare(self) -> None:
+        raise FileNotFoundError("weights for model 'x' are not in the Hugging Face cache")
+
+
+def test_a_load_error_stops_the_run_instead_of_failing_rows(
+    prompts: datasets.Dataset, tmp_path: Path
+) -> None:
+    with pytest.raises(FileNotFoundError, match="weights for model 'x'"):
+        generate(prompts, tmp_path, NoWeights(SMALL), chunk_size=4)
+    assert not list(tmp_path.glob("*.parquet"))
+    assert not read_markers(tmp_path)
+
+
 def test_bad_prompt_rows_are_refused(prompts: datasets.Dataset, tmp_path: Path) -> None:
     doubled = datasets.concatenate_datasets([prompts.select([0]), prompts.select([0])])
     with pytest.raises(ValueError, match="occurs more than once"):
@@ -122,3 +209,14 @@ def test_sample_grid_from_shards(prompts: datasets.Dataset, tmp_path: Path) -> N
     out = make_sample_grid(tmp_path / "shards", tmp_path / "grid.png", n=6, columns=3, tile=64)
     grid = Image.open(out)
     assert grid.width == 3 * (64 + 4) + 4 and grid.height == 2 * (64 + 34 + 4) + 4
+
+
+def test_read_provenance_from_the_rows(prompts: datasets.Dataset, tmp_path: Path) -> None:
+    assert read_provenance(tmp_path) is None
+    generate(prompts.select(range(2)), tmp_path, SMALL, chunk_size=1)
+    provenance = read_provenance(tmp_path)
+    assert provenance == {k: v for k, v in _load(tmp_path)[0].items() if k in provenance}
+    assert provenance["backend"] == "procedural" and "seed_used" not in provenance
+    (tmp_path / "train-00000.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ValueError, match=r"train-00000.parquet: unreadable shard"):
+        read_provenance(tmp_path)
