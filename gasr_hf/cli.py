@@ -261,7 +261,6 @@ def _cmd_annotate(args: argparse.Namespace) -> None:
         rank=args.rank,
         world_size=args.world_size,
         device=args.device,
-        cache_dir=args.cache_dir,
     )
     print(json.dumps(report.to_dict(), indent=2))
 
@@ -338,7 +337,6 @@ def _add_analysis_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rank", type=int, default=0, help="this process (runs on cuda:rank)")
     p.add_argument("--world-size", type=int, default=1)
     p.add_argument("--device", default=None, help="default: cuda:{rank %% n_gpus} or cpu")
-    p.add_argument("--cache-dir", default=None, help="datasets cache for the input's Arrow copy")
 
     p = _add(sub, "basis", _cmd_basis, "Build JPEG blockiness basis distributions from a folder.")
     p.add_argument("reference", type=Path, help="folder of reference images (e.g. DF2K HR)")

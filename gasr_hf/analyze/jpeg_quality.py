@@ -45,6 +45,8 @@ class BlockinessBasis:
         for quality, values in self.values.items():
             if len(values) < 2:
                 raise ValueError(f"basis {self.source}: quality {quality} has fewer than 2 values")
+            if not np.isfinite(values).all():
+                raise ValueError(f"basis {self.source}: quality {quality} has non-finite values")
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,24 @@ def write_blockiness_txt(path: str | Path, names: Sequence[str], values: Sequenc
     return path
 
 
+def _finite(values: np.ndarray, where: str) -> np.ndarray:
+    """``values`` without NaN and infinities (flat images), logging how many were dropped."""
+    keep = np.isfinite(values)
+    if not keep.all():
+        logger.warning(
+            "%s: dropped %d non-finite blockiness value(s) of %d (flat images have no blockiness)",
+            where,
+            int(keep.size - keep.sum()),
+            keep.size,
+        )
+    return values[keep]
+
+
 def load_basis(folder: str | Path) -> BlockinessBasis:
-    """Read a basis folder (see the module docstring for the file names)."""
+    """Read a basis folder (see the module docstring for the file names).
+
+    Non-finite values (written by older basis builds for flat images) are dropped with a warning.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"blockiness basis folder not found: {folder}")
@@ -92,11 +110,11 @@ def load_basis(folder: str | Path) -> BlockinessBasis:
             quality = int(match["quality"])
             if quality in values:
                 raise ValueError(f"{folder}: two basis files for quality {quality}")
-            values[quality] = read_blockiness_txt(path)
+            values[quality] = _finite(read_blockiness_txt(path), str(path))
         else:
             plain.append(path)
     if 100 not in values and len(plain) == 1:
-        values[100] = read_blockiness_txt(plain[0])
+        values[100] = _finite(read_blockiness_txt(plain[0]), str(plain[0]))
     if len(values) < 2:
         raise ValueError(
             f"{folder}: expected basis files <name>_q<Q>.txt for at least two qualities, "
@@ -115,7 +133,9 @@ def build_basis(
     """Re-encode every image under ``reference_folder`` with Pillow's JPEG encoder at each quality
     (its default 4:2:0 chroma subsampling), compute blockiness, and write ``<name>_q<Q>.txt`` files.
 
-    Images are read with the ingest policy (files it would skip are skipped here, with a warning).
+    Images are read with the ingest policy (files it would skip, or that cannot be read, are skipped
+    here, with a warning). A non-finite blockiness (a flat image, ``V == 0``) is left out of that
+    quality's file, with a warning that counts them.
     """
     import io
 
@@ -123,36 +143,46 @@ def build_basis(
     from tqdm.auto import tqdm
 
     from gasr_hf.annotate.blockiness import blockiness, min_side
-    from gasr_hf.annotate.ingest import SkippedImage, list_folder, read_image
+    from gasr_hf.annotate.ingest import SkippedImage, list_folder, read_file, read_image
 
     reference_folder = Path(reference_folder)
     if not reference_folder.is_dir():
         raise FileNotFoundError(f"reference folder not found: {reference_folder}")
     if not qualities or any(not 1 <= q <= 100 for q in qualities):
         raise ValueError(f"qualities must be JPEG qualities in 1..100, got {list(qualities)}")
-    names: list[str] = []
-    per_quality: dict[int, list[float]] = {q: [] for q in qualities}
+    per_quality: dict[int, dict[str, float]] = {q: {} for q in qualities}
     for file_name in tqdm(list_folder(reference_folder).images, desc="blockiness basis"):
         try:
-            item = read_image((reference_folder / file_name).read_bytes())
+            item = read_image(read_file(reference_folder / file_name))
         except SkippedImage as err:
-            logger.warning("basis: skipping %s: %s", file_name, err)
+            logger.warning("basis: skipping %s: %s (%s)", file_name, err.reason, err)
             continue
         image = Image.open(io.BytesIO(item.data)).convert("RGB")
         if min(image.size) < min_side():
             logger.warning("basis: skipping %s: smaller than %d pixels", file_name, min_side())
             continue
-        names.append(file_name)
         for quality in qualities:
             buffer = io.BytesIO()
             image.save(buffer, format="JPEG", quality=quality)
-            per_quality[quality].append(blockiness(Image.open(buffer)))
+            per_quality[quality][file_name] = blockiness(Image.open(buffer))
+    finite: dict[int, dict[str, float]] = {}
+    for quality in sorted(per_quality, reverse=True):
+        finite[quality] = {n: v for n, v in per_quality[quality].items() if math.isfinite(v)}
+        dropped = sorted(set(per_quality[quality]) - set(finite[quality]))
+        if dropped:
+            logger.warning(
+                "basis: quality %d: dropped %d non-finite blockiness value(s) (flat images): %s",
+                quality,
+                len(dropped),
+                ", ".join(dropped),
+            )
     out_dir = Path(out_dir)
-    for quality, values in per_quality.items():
-        write_blockiness_txt(out_dir / f"{name}_q{quality}.txt", names, values)
-    return BlockinessBasis(
-        {q: np.asarray(v) for q, v in sorted(per_quality.items(), reverse=True)}, str(out_dir)
+    basis = BlockinessBasis(
+        {q: np.asarray(list(v.values()), dtype=np.float64) for q, v in finite.items()}, str(out_dir)
     )
+    for quality, kept in finite.items():
+        write_blockiness_txt(out_dir / f"{name}_q{quality}.txt", list(kept), list(kept.values()))
+    return basis
 
 
 def kl_divergence(

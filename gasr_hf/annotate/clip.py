@@ -122,9 +122,5 @@ class ClipEmbedding(MapAnnotator):
         return embed_images(self.loaded(rank), images, self.config.batch_size).tolist()
 
     def rows(self, images: Sequence[Image.Image | None], rank: int | None = None) -> RowResults:
-        loaded = self.loaded(rank)  # a model that fails to load fails the run, not the rows
-        return annotate_rows(
-            self.column,
-            images,
-            lambda batch: embed_images(loaded, batch, self.config.batch_size).tolist(),
-        )
+        self.loaded(rank)  # loaded first: a model that fails to load fails the run, not the rows
+        return annotate_rows(self.column, images, lambda batch: self.compute(batch, rank))

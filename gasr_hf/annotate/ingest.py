@@ -23,6 +23,9 @@ other formats (BMP, TIFF, WebP, GIF)  decoded and stored losslessly as PNG (``re
 multi-frame files                    the first frame (``first_frame_of_N``)
 zero-byte file                       skipped, reason ``empty``
 not an image / unknown format        skipped, reason ``unreadable``
+file that cannot be read (broken     skipped, reason ``unreadable``
+symlink, no permission, not a
+regular file)
 truncated file                       skipped, reason ``truncated``
 other decode failure                 skipped, reason ``corrupt``
 more than ``max_pixels`` pixels      skipped before decoding, reason ``too_large`` (decompression
@@ -31,7 +34,8 @@ more than ``max_pixels`` pixels      skipped before decoding, reason ``too_large
 file without an image extension      skipped, reason ``not_an_image_extension``
 ===================================  ==============================================================
 
-Hidden files and folders (names starting with ``.``) are not part of the dataset and are not listed.
+Every entry under the folder that is not itself a folder is listed, broken symlinks included; hidden
+files and folders (names starting with ``.``) are not part of the dataset and are not listed.
 Skipped files are rows of ``out_dir/.gasr/ingest-errors.jsonl`` (file and reason), counted in
 ``out_dir/.gasr/ingest-report.json``; one bad file never stops the run.
 """
@@ -42,6 +46,7 @@ import hashlib
 import io
 import json
 import logging
+import stat
 import warnings
 import zlib
 from collections import Counter
@@ -247,17 +252,34 @@ class _Listing:
 
 
 def list_folder(folder: Path) -> _Listing:
-    """Relative POSIX paths of the non-hidden files under ``folder``, sorted, split by extension."""
+    """Relative POSIX paths of the non-hidden entries under ``folder`` that are not folders, sorted,
+    split by extension. Broken symlinks and unreadable files are listed (ingest skips them with
+    reason ``unreadable``), so that nothing disappears without a row in the error report.
+    """
     images, others = [], []
     sha = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+        if any(part.startswith(".") for part in rel.parts) or path.is_dir():
             continue
         name = rel.as_posix()
-        sha.update(f"{name}\t{path.stat().st_size}\n".encode())
+        try:
+            size = str(path.stat().st_size)
+        except OSError as err:
+            size = f"unreadable:{type(err).__name__}"
+        sha.update(f"{name}\t{size}\n".encode())
         (images if path.suffix.lower() in IMAGE_EXTENSIONS else others).append(name)
     return _Listing(images, others, sha.hexdigest())
+
+
+def read_file(path: Path) -> bytes:
+    """The bytes of ``path``; ``SkippedImage("unreadable")`` when it cannot be read."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise SkippedImage("unreadable", "not a regular file")
+        return path.read_bytes()
+    except OSError as err:
+        raise SkippedImage("unreadable", f"cannot read the file: {err}") from err
 
 
 def _features() -> Any:
@@ -274,19 +296,6 @@ def _features() -> Any:
             "conversion": datasets.Value("string"),
         }
     )
-
-
-def _check_same_run(out_dir: Path, meta: dict[str, Any], keys: tuple[str, ...]) -> None:
-    from gasr_hf.shards import read_markers
-
-    for index, marker in read_markers(out_dir).items():
-        old = marker.get("meta", {})
-        for key in keys:
-            if old.get(key) != meta[key]:
-                raise ValueError(
-                    f"out_dir {out_dir} holds chunk {index} made with {key}={old.get(key)!r}, "
-                    f"now {key}={meta[key]!r}; use a new out_dir"
-                )
 
 
 def ingest_folder(
@@ -327,7 +336,6 @@ def ingest_folder(
         "max_pixels": max_pixels,
         "alpha_background": list(alpha_background),
     }
-    _check_same_run(out_dir, meta, ("name", "listing_sha256", "max_pixels", "alpha_background"))
 
     source = datasets.Dataset.from_dict(
         {"row": list(range(len(listing.images))), "file_name": listing.images}
@@ -340,7 +348,7 @@ def ingest_folder(
         for row, file_name in zip(chunk["row"], chunk["file_name"], strict=True):
             try:
                 item = read_image(
-                    (folder / file_name).read_bytes(),
+                    read_file(folder / file_name),
                     max_pixels=max_pixels,
                     alpha_background=alpha_background,
                 )
@@ -368,6 +376,7 @@ def ingest_folder(
         world_size=world_size,
         desc=f"ingest {name}",
         meta=meta,
+        id_column="file_name",
     )
     state = out_dir / STATE_DIR
     failures = shard_report.failures + [

@@ -252,7 +252,5 @@ class NumSegments(MapAnnotator):
         return [count_segments(generator, image) for image in images]
 
     def rows(self, images: Sequence[Image.Image | None], rank: int | None = None) -> RowResults:
-        generator = self.generator(rank)  # a model that fails to load fails the run, not the rows
-        return annotate_rows(
-            self.column, images, lambda batch: [count_segments(generator, im) for im in batch]
-        )
+        self.generator(rank)  # loaded first: a model that fails to load fails the run, not the rows
+        return annotate_rows(self.column, images, lambda batch: self.compute(batch, rank))

@@ -143,3 +143,47 @@ def test_build_basis_from_a_reference_folder(shared_benchmarks, tmp_path):
     name, value = lines[0].split("\t")
     assert name == "baby.png" and float(value) == blockiness(Image.open(buffer))
     assert np.median(basis.values[75]) > 10 * np.median(basis.values[100])
+
+
+def test_build_basis_drops_flat_images_and_skips_unreadable_files(tmp_path, caplog):
+    """A flat reference image has no blockiness (V == 0); it must not poison the basis."""
+    from gasr_hf.analyze import BlockinessBasis
+
+    folder = tmp_path / "reference"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        noise = rng.integers(0, 256, (48 + 8 * seed, 64, 3), np.uint8)
+        Image.fromarray(noise).save(folder / f"noise{seed}.png")
+    Image.new("RGB", (64, 64), (120, 130, 140)).save(folder / "flat.png")
+    (folder / "gone.png").symlink_to(folder / "absent.png")
+
+    with caplog.at_level("WARNING", logger="gasr_hf.analyze.jpeg_quality"):
+        basis = build_basis(folder, tmp_path / "basis", qualities=(100, 75), name="ref")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("gone.png" in m and "unreadable" in m for m in messages)
+    assert any("quality 75: dropped 1 non-finite" in m and "flat.png" in m for m in messages)
+    for quality in (100, 75):
+        assert len(basis.values[quality]) == 3 and np.isfinite(basis.values[quality]).all()
+        lines = (tmp_path / "basis" / f"ref_q{quality}.txt").read_text().splitlines()
+        assert [line.split("\t")[0] for line in lines] == ["noise0.png", "noise1.png", "noise2.png"]
+    assert 0 <= estimate_jpeg_quality(basis.values[75], basis).quality <= 100
+
+    with pytest.raises(ValueError, match="non-finite"):
+        BlockinessBasis({100: np.array([1.0, np.nan, 2.0])}, "direct")
+
+
+def test_load_basis_drops_non_finite_values(tmp_path, caplog):
+    """Basis files written before non-finite values were filtered still load."""
+    folder = tmp_path / "basis"
+    folder.mkdir()
+    (folder / "old_q100.txt").write_text("a\t1.0\nb\tnan\nc\t1.5\nd\tinf\ne\t2.0\n")
+    (folder / "old_q50.txt").write_text("a\t150.0\nb\t-inf\nc\t170.0\n")
+    with caplog.at_level("WARNING", logger="gasr_hf.analyze.jpeg_quality"):
+        basis = load_basis(folder)
+    np.testing.assert_array_equal(basis.values[100], [1.0, 1.5, 2.0])
+    np.testing.assert_array_equal(basis.values[50], [150.0, 170.0])
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("old_q100.txt" in m and "dropped 2" in m for m in messages)
+    assert any("old_q50.txt" in m and "dropped 1" in m for m in messages)
+    assert estimate_jpeg_quality([1.1, 1.3, 1.7, 1.9], basis).quality == pytest.approx(100, abs=1)

@@ -309,3 +309,46 @@ def test_ingest_boundary_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no image files"):
         ingest_folder(tmp_path / "empty", "x", tmp_path / "out")
+
+
+def test_broken_symlinks_and_unreadable_files_are_skipped_rows(tmp_path, monkeypatch):
+    """Every non-hidden entry is listed; one that cannot be read is an ``unreadable`` row."""
+    import os
+
+    images = tmp_path / "images"
+    images.mkdir()
+    good = _png(_noise(seed=11))
+    (images / "a_good.png").write_bytes(good)
+    (images / "b_dangling.png").symlink_to(images / "absent.png")
+    (images / "c_loop.png").symlink_to(images / "c_loop.png")
+    (images / "d_locked.png").write_bytes(_png(_noise(seed=12)))
+    os.mkfifo(images / "e_pipe.png")  # reading it would block; it is not a regular file
+    (images / "f_folder.png").mkdir()  # a folder is walked, not read
+    (images / "f_folder.png" / "inner.png").write_bytes(_png(_noise(seed=13)))
+
+    # Tests run as root, where chmod 000 still reads; fail the read the way EACCES would.
+    read_bytes = Path.read_bytes
+
+    def locked(path: Path) -> bytes:
+        if path.name == "d_locked.png":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", locked)
+    report = ingest_folder(images, "links", tmp_path / "out", chunk_size=2)
+    assert report.complete and report.files == 6 and report.written == 2
+    assert report.skipped == {"unreadable": 4}
+    errors = {
+        e["file"]: e for e in map(json.loads, Path(report.errors_path).read_text().splitlines())
+    }
+    assert sorted(errors) == ["b_dangling.png", "c_loop.png", "d_locked.png", "e_pipe.png"]
+    assert {e["reason"] for e in errors.values()} == {"unreadable"}
+    assert "Permission denied" in errors["d_locked.png"]["error"]
+    assert "not a regular file" in errors["e_pipe.png"]["error"]
+
+    import datasets
+
+    ds = datasets.load_dataset("parquet", data_dir=str(tmp_path / "out"), split="train")
+    ds = ds.cast_column("image", datasets.Image(decode=False))
+    assert ds["file_name"] == ["a_good.png", "f_folder.png/inner.png"]
+    assert ds[0]["image"]["bytes"] == good

@@ -46,6 +46,30 @@ def test_sam_checkpoint_missing_is_a_clear_error(tmp_path):
         annotator.compute(_images()[:1])
 
 
+def test_corrupt_sam_checkpoint_is_a_value_error_naming_the_file(tiny_sam_checkpoint, tmp_path):
+    import torch
+
+    data = tiny_sam_checkpoint.read_bytes()
+    cases = {
+        "truncated.pth": data[: len(data) // 2],
+        "junk.pth": b"not a checkpoint",
+        "empty.pth": b"",
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=f"{name} is not a readable torch state dict"):
+            load_sam(tmp_path / name, TINY_SAM)
+    # Through the datasets.map path too: a model that cannot load fails the call, not each row.
+    annotator = NumSegments(
+        SegmentConfig(checkpoint=str(tmp_path / "junk.pth"), architecture=TINY_SAM), device="cpu"
+    )
+    with pytest.raises(ValueError, match="junk.pth is not a readable"):
+        annotator({"image": _images()[:1]})
+    torch.save([1, 2], tmp_path / "list.pth")
+    with pytest.raises(ValueError, match="list.pth holds a list, not a state dict"):
+        load_sam(tmp_path / "list.pth", TINY_SAM)
+
+
 def test_sam_checkpoint_of_other_shape_is_refused(tiny_sam_checkpoint):
     other = dataclasses.replace(TINY_SAM, encoder_embed_dim=32)
     with pytest.raises(ValueError, match="does not fit architecture"):
