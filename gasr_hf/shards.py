@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gasr_hf.files import write_json_atomic
+
 if TYPE_CHECKING:
     import datasets
 
@@ -224,13 +226,6 @@ def _to_parquet(dataset: datasets.Dataset, path: Path) -> None:
             datasets.enable_progress_bars()
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any], tmp_tag: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{tmp_tag}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def run_chunks(
     source: datasets.Dataset,
     out_dir: str | Path,
@@ -345,7 +340,7 @@ def run_chunks(
                 "source_sha256": digest,
                 "meta": meta,
             }
-            _write_json_atomic(marker_file, marker, f"rank{rank}")
+            write_json_atomic(marker_file, marker, tmp_tag=f"rank{rank}")
             bar.update(stop - start)
 
     return merge_report(
@@ -399,5 +394,5 @@ def merge_report(
         chunks_skipped=chunks_skipped,
         meta=meta or {},
     )
-    _write_json_atomic(report_path(out_dir, split), report.to_dict(), writer)
+    write_json_atomic(report_path(out_dir, split), report.to_dict(), tmp_tag=writer)
     return report

@@ -183,7 +183,7 @@ def test_generate_killed_after_its_last_chunk_resumes_from_the_written_rows(tmp_
     def killed(*args, **kwargs):
         raise KeyboardInterrupt("killed before the stage marker")
 
-    monkeypatch.setattr(gasr_hf.generate.runner, "_write_report", killed)
+    monkeypatch.setattr(gasr_hf.generate.runner, "write_json_atomic", killed)
     with pytest.raises(KeyboardInterrupt):
         build(config)
     monkeypatch.undo()

@@ -68,7 +68,7 @@ def read_columns(folder: str | Path, wanted: Sequence[str]) -> tuple[int, dict[s
     """Row count, and the columns of ``wanted`` that the dataset in ``folder`` has (all shards)."""
     import pyarrow.parquet as pq
 
-    from gasr_hf.annotate.run import parquet_files
+    from gasr_hf.files import parquet_files
 
     files = parquet_files(folder)
     available = set(pq.read_schema(files[0]).names)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Hashable
@@ -40,13 +39,8 @@ def cached(key: Hashable, load: Callable[[], Any]) -> Any:
 
 def file_sha256(path: str | Path) -> str:
     """SHA-256 of a file, computed once per process (checkpoints are large)."""
+    from gasr_hf.files import sha256_file
+
     resolved = Path(path).resolve()
-
-    def digest() -> str:
-        sha = hashlib.sha256()
-        with resolved.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 24), b""):
-                sha.update(block)
-        return sha.hexdigest()
-
-    return cached(("sha256", str(resolved), resolved.stat().st_mtime_ns), digest)
+    key = ("sha256", str(resolved), resolved.stat().st_mtime_ns)
+    return cached(key, lambda: sha256_file(resolved))

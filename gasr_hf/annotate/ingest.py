@@ -57,6 +57,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gasr_hf.files import png_bytes
+
 logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
@@ -159,12 +161,6 @@ def _to_rgb(image: Image.Image, background: tuple[int, int, int]) -> tuple[Image
     return image.convert("RGB"), f"mode_{image.mode}_to_rgb"
 
 
-def _png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def read_image(
     data: bytes,
     *,
@@ -226,7 +222,7 @@ def _convert(
         conversions.append(f"reencoded_{source_format}")
     if pixels.mode != "RGB":
         pixels = pixels.convert("RGB")
-    png = _png_bytes(pixels)
+    png = png_bytes(pixels)
     return IngestedImage(png, pixels.width, pixels.height, source_format, "+".join(conversions))
 
 

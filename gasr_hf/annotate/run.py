@@ -21,6 +21,7 @@ from gasr_hf.annotate.blockiness import Blockiness
 from gasr_hf.annotate.clip import ClipConfig, ClipEmbedding
 from gasr_hf.annotate.pixels import NumPixels, decode_images
 from gasr_hf.annotate.segments import NumSegments, SegmentConfig
+from gasr_hf.files import parquet_files
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -35,21 +36,6 @@ MODEL_ANNOTATORS = frozenset({"num_segments", "clip_embedding"})
 """The annotators that run a torch model (and need a device)."""
 ID_COLUMNS = ("file_name", "prompt_id")
 _ROW = "__gasr_row"
-
-
-def parquet_files(folder: str | Path) -> list[Path]:
-    """The Parquet files under ``folder`` (recursively), sorted, skipping hidden files and folders."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"dataset folder not found: {folder}")
-    files = [
-        path
-        for path in sorted(folder.rglob("*.parquet"))
-        if not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    ]
-    if not files:
-        raise FileNotFoundError(f"no Parquet files under {folder}")
-    return files
 
 
 class _ParquetRows:

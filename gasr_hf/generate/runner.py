@@ -11,10 +11,7 @@ process and holds only one chunk's PNG bytes in memory.
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
 import logging
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from gasr_hf.files import png_bytes, write_json_atomic
 from gasr_hf.generate.backend import (
     PROVENANCE_COLUMNS,
     Backend,
@@ -87,12 +85,6 @@ def _load_prompts(prompts: str | Path | datasets.Dataset) -> datasets.Dataset:
     if clash:
         raise ValueError(f"{name}: column {clash[0]!r} is reserved for the generated output")
     return source
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 class _ChunkGenerator:
@@ -184,7 +176,7 @@ class _ChunkGenerator:
                             )
                         reason = bad_output_reason(image, self.min_std)
                         if reason is None:
-                            done[i] = (_png(image.convert("RGB")), seed, attempt)
+                            done[i] = (png_bytes(image.convert("RGB")), seed, attempt)
                             bar.update(1)
                         else:
                             reasons[i].append(f"attempt {attempt} (seed {seed}): {reason}")
@@ -328,7 +320,7 @@ def generate(
         },
         "failed_rows": shards.failures,
     }
-    _write_report(out_dir / REPORT_NAME, report, rank)
+    write_json_atomic(out_dir / REPORT_NAME, report, tmp_tag=f"rank{rank}")
     logger.info(
         "generated %d/%d images (%d failures) into %s",
         images,
@@ -337,9 +329,3 @@ def generate(
         out_dir,
     )
     return report
-
-
-def _write_report(path: Path, report: dict[str, Any], rank: int) -> None:
-    tmp = path.with_name(f".{path.name}.rank{rank}.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

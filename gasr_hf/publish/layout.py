@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gasr_hf.files import parquet_files, write_json_atomic
+
 if TYPE_CHECKING:
     import datasets
     import pyarrow as pa
@@ -59,26 +61,6 @@ class RepoLayout:
 def shard_pattern(config: str) -> str:
     """The ``data_files`` pattern of source config ``config``."""
     return f"{DATA_DIR}/{config}/{SPLIT}-*.parquet"
-
-
-def parquet_files(path: str | Path) -> list[Path]:
-    """``path`` itself if it is a Parquet file, else the Parquet files under it (recursively, sorted,
-    hidden files and folders such as ``.gasr/`` excluded)."""
-    path = Path(path)
-    if path.is_file():
-        if path.suffix != ".parquet":
-            raise ValueError(f"source file {path} is not a .parquet file")
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"source not found: {path}")
-    files = [
-        p
-        for p in sorted(path.rglob("*.parquet"))
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    ]
-    if not files:
-        raise FileNotFoundError(f"no Parquet files under source folder {path}")
-    return files
 
 
 def _read_features(path: Path) -> datasets.Features:
@@ -286,13 +268,6 @@ def _remove_stale(out_dir: Path, keep: set[str]) -> None:
             (out_dir / STATE_DIR / "assemble" / (rel + ".json")).unlink(missing_ok=True)
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _dropped(out_dir: Path, configs: Mapping[str, Any]) -> set[str]:
     """Configs of an earlier layout in the README that this layout no longer has (mixtures stay)."""
     from gasr_hf.publish.card import README, card_configs, read_card
@@ -344,7 +319,7 @@ def assemble_repo(
     digest = features_digest(features)
     state = out_dir / STATE_DIR
     (state / "tmp").mkdir(parents=True, exist_ok=True)
-    _write_json(
+    write_json_atomic(
         state / LAYOUT_FILE,
         {
             "sources": {c: [str(f.resolve()) for _, f in e] for c, e in plan.items()},
@@ -376,7 +351,7 @@ def assemble_repo(
                 tmp = state / "tmp" / f"{config}-{dst.name}"
                 count = rewrite_shard(src, tmp, features)
                 os.replace(tmp, dst)
-                _write_json(marker, {**stamp, "rows": count})
+                write_json_atomic(marker, {**stamp, "rows": count})
                 rows[config] += count
                 written += 1
                 bar.update(1)

@@ -3,14 +3,14 @@ version and configs; ``verify_repo`` recomputes it all and lists what differs.""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from gasr_hf.files import sha256_file, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +35,6 @@ class Mismatch:
             detail = f": {self.actual}" if self.actual else ""
             return f"{self.path}: {self.kind}{detail}"
         return f"{self.path}: {self.kind} is {self.actual}, manifest says {self.expected}"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_READ_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def repo_shards(repo_dir: Path) -> list[str]:
@@ -110,10 +102,7 @@ def write_manifest(repo_dir: str | Path, version: str) -> Path:
     }
     manifest["total_rows"] = sum(s["rows"] for s in manifest["shards"])
     manifest["total_bytes"] = sum(s["bytes"] for s in manifest["shards"])
-    path = repo_dir / MANIFEST
-    tmp = path.with_name(f".{MANIFEST}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    path = write_json_atomic(repo_dir / MANIFEST, manifest)
     logger.info(
         "wrote %s: %d shards, %d rows, version %s",
         path,

@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from gasr_hf import __version__
+from gasr_hf.files import sha256_file, write_text_atomic
 from gasr_hf.sr.metrics import calculate_psnr_ssim
 from gasr_hf.sr.resize import imresize
 
@@ -89,14 +90,6 @@ def _resolve_device(device: str) -> str:
     except RuntimeError as err:
         raise ValueError(f"device {device!r} is not a torch device: {err}") from err
     return device
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _bicubic(scale: int) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -165,7 +158,7 @@ def load_upscaler(model: str, scale: int | None = None, device: str = "auto") ->
     descriptor.eval()
     info = {
         "model": str(path),
-        "sha256": _sha256(path),
+        "sha256": sha256_file(path),
         "architecture": descriptor.architecture.name,
         "tags": list(descriptor.tags),
     }
@@ -589,16 +582,10 @@ class Report:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = {ext: out_dir / f"report.{ext}" for ext in ("md", "csv", "json")}
-        _write_atomic(paths["md"], self.to_markdown())
-        _write_atomic(paths["csv"], self.to_csv())
-        _write_atomic(paths["json"], json.dumps(self.to_dict(), indent=2) + "\n")
+        write_text_atomic(paths["md"], self.to_markdown())
+        write_text_atomic(paths["csv"], self.to_csv())
+        write_text_atomic(paths["json"], json.dumps(self.to_dict(), indent=2) + "\n")
         return paths
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def merge_reports(paths: Sequence[Path], out_dir: Path) -> Report:
@@ -634,7 +621,7 @@ def _read_scores(path: Path) -> dict[str, ImageScore]:
         except json.JSONDecodeError as err:
             if n == len(lines) - 1:
                 logger.warning("%s: dropping an incomplete last line", path)
-                _write_atomic(path, "".join(f"{kept}\n" for kept in lines[:-1]))
+                write_text_atomic(path, "".join(f"{kept}\n" for kept in lines[:-1]))
                 break
             raise ValueError(f"{path} line {n + 1} is not JSON: {err}") from err
         try:
@@ -684,7 +671,7 @@ def _check_run(
             return
     out_dir.mkdir(parents=True, exist_ok=True)
     run = {**settings, "benches": {**known, **benches}}
-    _write_atomic(path, json.dumps(run, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(run, indent=2) + "\n")
 
 
 def _file_key(name: str) -> str:

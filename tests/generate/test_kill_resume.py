@@ -74,14 +74,14 @@ def test_a_shard_renamed_but_not_yet_marked_done_is_redone_exactly(
 ) -> None:
     prompts = build_prompts("artwork", 6, 0)
     config = BackendConfig(width=64, height=64)
-    write = shards._write_json_atomic
+    write = shards.write_json_atomic
 
-    def killed_at_the_second_marker(path: Path, data: dict, tmp_tag: str) -> None:
+    def killed_at_the_second_marker(path: Path, data: dict, *, tmp_tag: str = "") -> Path:
         if path.name == "train-00001.json":
             raise KeyboardInterrupt("killed after the rename, before the marker")
-        write(path, data, tmp_tag)
+        return write(path, data, tmp_tag=tmp_tag)
 
-    monkeypatch.setattr(shards, "_write_json_atomic", killed_at_the_second_marker)
+    monkeypatch.setattr(shards, "write_json_atomic", killed_at_the_second_marker)
     with pytest.raises(KeyboardInterrupt):
         generate(prompts, tmp_path, config, chunk_size=2)
     monkeypatch.undo()

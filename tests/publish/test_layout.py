@@ -126,7 +126,7 @@ def test_bad_arguments_are_named(tmp_path, stage_outputs):
         assemble_repo(tmp_path / "r2", {"gasr": [gen]}, default_config="df2k")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(FileNotFoundError, match="no Parquet files under source folder"):
+    with pytest.raises(FileNotFoundError, match="no Parquet files under .*empty"):
         assemble_repo(tmp_path / "r3", {"gasr": [gen], "x": [empty]})
     with pytest.raises(ValueError, match="source config name 'bad name'"):
         assemble_repo(tmp_path / "r4", {"bad name": [gen]})
