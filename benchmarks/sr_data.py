@@ -6,9 +6,16 @@ decode times are like DIV2K's. All pipelines cut 192x192 HR / 48x48 LR (x4) pair
 
 * toolbox baseline (written here, the way BasicSR's PairedImageDataset works): HR and LR PNG files
   on disk read with OpenCV, LR made beforehand, numpy crop and flips; on the full images and on
-  480x480 sub-images (made beforehand, BasicSR's DIV2K recipe);
+  480x480 sub-images (made beforehand, BasicSR's DIV2K recipe, PNG level 3 as its
+  ``extract_subimages`` writes them). The goal is measured against the sub-images. For reference
+  only, the same toolbox reading sub-images stored like our tiles (PNG level 0, unfiltered);
 * ours: :class:`gasr_hf.sr.data.SRPairStream` over Parquet shards of the full images and of the
-  tiles made by :func:`gasr_hf.sr.tile.tile_dataset`, LR made on the fly by MATLAB bicubic.
+  tiles made by :func:`gasr_hf.sr.tile.tile_dataset` (its default PNG level 0, level 3 as before,
+  and BMP), LR made on the fly by MATLAB bicubic.
+
+The pipelines take turns in ``--rounds`` rounds (the full-image ones among themselves, the
+sub-image ones among themselves), so that load from other processes on a shared machine falls on
+all of them alike; each rate is the median over the rounds.
 
 Then our vectorised :func:`imresize` against a plain numpy transcription of the same algorithm
 (a loop over output pixels), speed and agreement, and the patches/s that one H200 training HAT
@@ -27,6 +34,7 @@ import itertools
 import math
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -41,6 +49,8 @@ from gasr_hf.sr.tile import tile_dataset
 SCALE = 4
 HR = 192
 REPO = Path(__file__).resolve().parent.parent
+LEVEL3 = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+LEVEL0 = [cv2.IMWRITE_PNG_COMPRESSION, 0, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
 H200_BF16_FLOPS = 790e12  # dense bf16 matmul rate measured on this project's H200 (device notes)
 
 
@@ -48,6 +58,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=6, help="DIV2K-sized images to make")
     parser.add_argument("--patches", type=int, default=300, help="pairs timed per pipeline")
+    parser.add_argument("--rounds", type=int, default=5, help="turns the pipelines take")
     parser.add_argument(
         "--set14", type=Path, default=REPO.parent / "shared" / "data" / "benchmarks" / "Set14"
     )
@@ -86,7 +97,7 @@ def write_lr(hr_paths: list[Path], out: Path) -> list[Path]:
     return lr_paths
 
 
-def write_tile_files(hr_dir: Path, out: Path) -> list[Path]:
+def write_tile_files(hr_dir: Path, out: Path, params: list[int]) -> list[Path]:
     """HR sub-images as PNG files (BasicSR's extract_subimages), from our tile shards' logic."""
     from gasr_hf.sr.tile import tile_origins
 
@@ -97,9 +108,7 @@ def write_tile_files(hr_dir: Path, out: Path) -> list[Path]:
         for y in tile_origins(img.shape[0], 480, 240):
             for x in tile_origins(img.shape[1], 480, 240):
                 tile = out / f"{path.stem}_y{y}_x{x}.png"
-                cv2.imwrite(
-                    str(tile), img[y : y + 480, x : x + 480], [cv2.IMWRITE_PNG_COMPRESSION, 3]
-                )
+                cv2.imwrite(str(tile), img[y : y + 480, x : x + 480], params)
                 paths.append(tile)
     return paths
 
@@ -112,12 +121,11 @@ def _to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float().div_(255.0)
 
 
-def toolbox_pairs(hr_paths: list[Path], lr_paths: list[Path], n: int, seed: int) -> float:
-    """Pairs/s the BasicSR way: read both PNGs, paired random crop, random flips and transpose."""
+def toolbox_pairs(hr_paths: list[Path], lr_paths: list[Path], seed: int) -> Iterator[object]:
+    """Pairs the BasicSR way: read both PNGs, paired random crop, random flips and transpose."""
     rng = np.random.default_rng(seed)
     lr_size = HR // SCALE
-    began = time.process_time()
-    for _ in range(n):
+    while True:
         k = int(rng.integers(len(hr_paths)))
         hr = cv2.imread(str(hr_paths[k]), cv2.IMREAD_COLOR)
         lr = cv2.imread(str(lr_paths[k]), cv2.IMREAD_COLOR)
@@ -134,7 +142,7 @@ def toolbox_pairs(hr_paths: list[Path], lr_paths: list[Path], n: int, seed: int)
             hr, lr = hr.transpose(1, 0, 2), lr.transpose(1, 0, 2)
         pair = (_to_tensor(hr), _to_tensor(lr))
         assert pair[0].shape == (3, HR, HR) and pair[1].shape == (3, lr_size, lr_size)
-    return n / (time.process_time() - began)
+        yield pair
 
 
 # --- ours ----------------------------------------------------------------------------------------
@@ -149,17 +157,43 @@ def parquet_of_images(paths: list[Path], out: Path, shards: int) -> Path:
     return out
 
 
-def stream_pairs(source: str, n: int, seed: int, hr_size: int = HR) -> float:
+def stream_pairs(source: str, seed: int, hr_size: int = HR) -> Iterator[object]:
     # One input shard at a time: with more, datasets pauses 5 s at every end of these tiny epochs.
     config = SRPairConfig(
         scale=SCALE, hr_size=hr_size, shuffle_buffer=64, shuffle_input_shards=1, seed=seed
     )
-    items = iter(SRPairStream(source, config))
-    next(items)  # opening the shards is not per-pair work
-    began = time.process_time()
-    for item in itertools.islice(items, n):
+    for item in SRPairStream(source, config):
         assert item["hr"].shape == (3, hr_size, hr_size)
-    return n / (time.process_time() - began)
+        yield item
+
+
+def take_turns(pipelines: dict[str, Iterator[object]], n: int, rounds: int) -> dict[str, float]:
+    """Pairs per CPU second of each pipeline: the median over ``rounds`` turns of n/rounds pairs."""
+    per_round = max(1, n // rounds)
+    rates: dict[str, list[float]] = {name: [] for name in pipelines}
+    for pairs in pipelines.values():
+        next(pairs)  # opening files and shards is not per-pair work
+    for _ in range(rounds):
+        for name, pairs in pipelines.items():
+            began = time.process_time()
+            for _ in itertools.islice(pairs, per_round):
+                pass
+            rates[name].append(per_round / (time.process_time() - began))
+    return {name: float(np.median(r)) for name, r in rates.items()}
+
+
+def shard_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*.parquet"))
+
+
+def png_level_cost(set14: Path) -> str:
+    """Bytes of unfiltered level-0 PNGs over level-3 PNGs, on the plain Set14 pictures."""
+    raw = level3 = 0
+    for path in sorted(set14.glob("*.png")):
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        raw += cv2.imencode(".png", img, LEVEL0)[1].size
+        level3 += cv2.imencode(".png", img, LEVEL3)[1].size
+    return f"{raw / level3:.2f}x"
 
 
 # --- resize --------------------------------------------------------------------------------------
@@ -285,41 +319,76 @@ def main() -> None:
         hr_dir.mkdir()
         hr_paths = make_images(args.set14, args.images, hr_dir, args.seed)
         lr_paths = write_lr(hr_paths, tmp / "lr")
-        tile_paths = write_tile_files(hr_dir, tmp / "hr_tiles")
+        tile_paths = write_tile_files(hr_dir, tmp / "hr_tiles", LEVEL3)
         tile_lr_paths = write_lr(tile_paths, tmp / "lr_tiles")
+        raw_tile_paths = write_tile_files(hr_dir, tmp / "hr_tiles_level0", LEVEL0)
         full_parquet = parquet_of_images(hr_paths, tmp / "full", shards=2)
         report = tile_dataset(str(full_parquet), tmp / "tiles", size=480, step=240, chunk_size=3)
+        tile_dataset(
+            str(full_parquet), tmp / "tiles3", size=480, step=240, chunk_size=3, png_compression=3
+        )
+        tile_dataset(
+            str(full_parquet),
+            tmp / "tiles_bmp",
+            size=480,
+            step=240,
+            chunk_size=3,
+            image_format="bmp",
+        )
 
-        n = args.patches
-        results = [
-            (
-                "toolbox: PNG files + LR files, full images",
-                toolbox_pairs(hr_paths, lr_paths, n, args.seed),
-            ),
-            (
-                "toolbox: PNG files + LR files, 480px sub-images",
-                toolbox_pairs(tile_paths, tile_lr_paths, n, args.seed),
-            ),
-            ("ours: Parquet shards, full images", stream_pairs(str(full_parquet), n, args.seed)),
-            (
-                f"ours: Parquet shards, tiled ({report.rows_out} tiles)",
-                stream_pairs(str(tmp / "tiles"), n, args.seed),
-            ),
-        ]
-        tiled_256 = stream_pairs(str(tmp / "tiles"), n, args.seed, hr_size=256)
-        base = results[0][1]
-        base_tiles = results[1][1]
+        baseline = "toolbox: PNG files + LR files, 480px sub-images"
+        tiled = f"ours: Parquet shards, tiled ({report.rows_out} tiles, PNG level 0, default)"
+        # Two groups that take turns among themselves: the full images' 8 MB decodes would
+        # otherwise evict the sub-image pipelines' working sets at every turn.
+        rates = take_turns(
+            {
+                "toolbox: PNG files + LR files, full images": toolbox_pairs(
+                    hr_paths, lr_paths, args.seed
+                ),
+                "ours: Parquet shards, full images": stream_pairs(str(full_parquet), args.seed),
+            },
+            args.patches,
+            args.rounds,
+        )
+        rates |= take_turns(
+            {
+                baseline: toolbox_pairs(tile_paths, tile_lr_paths, args.seed),
+                "toolbox: sub-images at PNG level 0 (a reference, not the baseline)": (
+                    toolbox_pairs(raw_tile_paths, tile_lr_paths, args.seed)
+                ),
+                "ours: Parquet shards, tiled, PNG level 3 (the old default)": stream_pairs(
+                    str(tmp / "tiles3"), args.seed
+                ),
+                tiled: stream_pairs(str(tmp / "tiles"), args.seed),
+                "ours: Parquet shards, tiled, BMP (image_format='bmp')": stream_pairs(
+                    str(tmp / "tiles_bmp"), args.seed
+                ),
+            },
+            args.patches,
+            args.rounds,
+        )
+        tiled_256 = take_turns(
+            {"256": stream_pairs(str(tmp / "tiles"), args.seed, hr_size=256)},
+            args.patches,
+            args.rounds,
+        )["256"]
+        base = rates[baseline]
         print(
-            f"\nx{SCALE} pairs of {HR}x{HR} HR, {args.images} images of 2040x1356, {n} pairs each, one process, 1 thread, per CPU second\n"
+            f"\nx{SCALE} pairs of {HR}x{HR} HR, {args.images} images of 2040x1356, "
+            f"{args.rounds} rounds of {args.patches // args.rounds} pairs per pipeline, "
+            "one process, 1 thread, per CPU second (median of the rounds)\n"
         )
         print(
             table(
-                ("pipeline", "pairs/s", "vs toolbox full", "vs toolbox tiles"),
-                [
-                    (name, f"{rate:.1f}", f"{rate / base:.2f}x", f"{rate / base_tiles:.2f}x")
-                    for name, rate in results
-                ],
+                ("pipeline", "pairs/s", "vs toolbox sub-images"),
+                [(name, f"{rate:.1f}", f"{rate / base:.2f}x") for name, rate in rates.items()],
             )
+        )
+        level0, level3 = shard_bytes(tmp / "tiles"), shard_bytes(tmp / "tiles3")
+        print(
+            f"\nTile shards: {level0 / 1e6:.0f} MB at PNG level 0, {level3 / 1e6:.0f} MB at level 3 "
+            f"({level0 / level3:.2f}x); on the plain Set14 pictures level 0 costs "
+            f"{png_level_cost(args.set14)} the bytes of level 3."
         )
         print("\nMATLAB bicubic, x4 down: plain numpy transcription vs gasr_hf.sr.resize\n")
         print(

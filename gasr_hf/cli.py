@@ -492,10 +492,14 @@ def _cmd_tile(args: argparse.Namespace) -> None:
         image_column=args.image_column,
         keep_columns=tuple(args.keep_column),
         split=args.split,
+        src_config=args.src_config,
         chunk_size=args.chunk_size,
+        image_format=args.format,
         png_compression=args.png_compression,
         rank=args.rank,
         world_size=args.world_size,
+        repo_dir=args.repo,
+        repo_config=args.config,
     )
     print(json.dumps(report.to_dict(), indent=2))
 
@@ -509,8 +513,14 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-column", default="image")
     p.add_argument("--keep-column", action="append", default=[], help="column to copy (repeat)")
     p.add_argument("--split", default="train")
+    p.add_argument("--src-config", default=None, help="config of a Hub or repo source")
     p.add_argument("--chunk-size", type=int, default=16, help="source images per shard")
-    p.add_argument("--png-compression", type=int, default=3, help="PNG level 0-9 (default 3)")
+    p.add_argument("--format", choices=("png", "bmp"), default="png", help="tile format")
+    p.add_argument(
+        "--png-compression", type=int, default=0, help="PNG level 0-9 (default 0: fastest decode)"
+    )
+    p.add_argument("--repo", type=Path, default=None, help="also add the tiles to this repository")
+    p.add_argument("--config", default=None, help="config name of the tiles in --repo")
     p.add_argument("--rank", type=int, default=0)
     p.add_argument("--world-size", type=int, default=1)
 

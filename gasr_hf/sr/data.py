@@ -24,9 +24,10 @@ This module imports torch and datasets at the top: it is meant for training code
 from __future__ import annotations
 
 import glob
+import io
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -40,7 +41,16 @@ from gasr_hf.sr.resize import imresize
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SRPairConfig", "SRPairLoader", "SRPairStream", "decode_image", "dihedral"]
+__all__ = [
+    "SRPairConfig",
+    "SRPairLoader",
+    "SRPairStream",
+    "cell_bytes",
+    "decode_image",
+    "dihedral",
+]
+
+_ORIENTATION = 0x0112
 
 Source = datasets.Dataset | datasets.IterableDataset | str
 
@@ -109,14 +119,9 @@ def dihedral(img: np.ndarray, k: int) -> np.ndarray:
     return out[:, ::-1] if k >= 4 else out
 
 
-def decode_image(value: dict[str, Any] | Any, where: str) -> np.ndarray:
-    """An RGB uint8 HxWx3 array from an undecoded ``Image`` cell (``{"bytes", "path"}``).
-
-    Grey images are replicated to three channels and alpha is dropped. ``where`` names the row in
-    the ``ValueError`` raised for a cell that is not an image.
-    """
-    import cv2
-
+def cell_bytes(value: dict[str, Any] | Any, where: str) -> bytes:
+    """The encoded bytes of an undecoded ``Image`` cell (``{"bytes", "path"}``), read from ``path``
+    when the cell holds no bytes. ``where`` names the row in the errors."""
     data = value.get("bytes") if isinstance(value, dict) else None
     path = value.get("path") if isinstance(value, dict) else None
     if data is None and path:
@@ -126,10 +131,82 @@ def decode_image(value: dict[str, Any] | Any, where: str) -> np.ndarray:
             data = handle.read()
     if data is None:
         raise ValueError(f"{where}: expected an image cell with bytes or a path, got {value!r:.80}")
-    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"{where}: could not decode image ({path or 'embedded bytes'})")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return data
+
+
+# EXIF orientation -> the view that turns the stored pixels upright; each comment names the Pillow
+# transpose that gasr_hf.annotate.ingest applies for that orientation.
+_UPRIGHT: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    2: lambda a: a[:, ::-1],  # FLIP_LEFT_RIGHT
+    3: lambda a: a[::-1, ::-1],  # ROTATE_180
+    4: lambda a: a[::-1],  # FLIP_TOP_BOTTOM
+    5: lambda a: a.swapaxes(0, 1),  # TRANSPOSE
+    6: lambda a: a.swapaxes(0, 1)[:, ::-1],  # ROTATE_270
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],  # TRANSVERSE
+    8: lambda a: a.swapaxes(0, 1)[::-1],  # ROTATE_90
+}
+
+
+def _exif_orientation(data: bytes) -> int:
+    """The EXIF (or XMP) orientation tag read by Pillow, 1 when absent, invalid or unreadable."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                # The base method reads the metadata Image.open has already parsed; Pillow's PNG
+                # override decodes every pixel to look for metadata stored after them.
+                orientation = Image.Image.getexif(image).get(_ORIENTATION, 1)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return 1
+    return orientation if orientation in _UPRIGHT else 1
+
+
+def _over_white(rgba: np.ndarray) -> np.ndarray:
+    """RGB from RGBA composited over opaque white, by Pillow as the ingest stage does it."""
+    from PIL import Image
+
+    image = Image.fromarray(rgba, "RGBA")
+    canvas = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(canvas, image).convert("RGB"))
+
+
+def decode_image(data: bytes, where: str = "image") -> np.ndarray:
+    """RGB uint8 HxWx3 pixels of encoded image ``data``, by the ingest stage's policy.
+
+    The same pixels as :func:`gasr_hf.annotate.ingest.read_image` stores: 16-bit samples become
+    ``round(v * 255 / 65535)``; alpha (RGBA, grey + alpha, palette with transparency) is composited
+    over white; grey is replicated to three channels; the EXIF orientation turns the image upright
+    (in PNGs the metadata before the pixel data, as the PNG specification places it). The pair
+    stream and ``gasr tile`` both decode with this, so tiled and untiled training data agree.
+    ``where`` names the row in the ``ValueError`` raised for undecodable data.
+    """
+    import cv2
+
+    array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ValueError(f"{where}: not a decodable image")
+    if array.dtype == np.uint16:
+        # round(v / 257) in integers; v / 257 is never a tie, as 257 is odd.
+        array = ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise ValueError(f"{where}: {array.dtype} samples are not supported (8 or 16 bits only)")
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    if channels == 1:
+        rgb = cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
+    elif channels == 3:
+        rgb = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    elif channels == 4:
+        rgb = _over_white(cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA))
+    else:
+        raise ValueError(f"{where}: images with {channels} channels are not supported")
+    orientation = _exif_orientation(data)
+    if orientation != 1:
+        rgb = np.ascontiguousarray(_UPRIGHT[orientation](rgb))
+    return rgb
 
 
 def _load_source(source: Source, config: SRPairConfig, position: int) -> datasets.IterableDataset:
@@ -383,7 +460,7 @@ class SRPairStream(IterableDataset):
             f"{cell.get('path') or 'row'} (rank {self.rank}, worker {worker}, epoch {epoch}, "
             f"index {index})"
         )
-        img = decode_image(cell, where)
+        img = decode_image(cell_bytes(cell, where), where)
         height, width = img.shape[:2]
         size = config.hr_size
         if height < size or width < size:

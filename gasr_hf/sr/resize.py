@@ -104,24 +104,28 @@ def _round_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(rounded, 0, 255).astype(np.uint8)
 
 
-_BLOCK_ELEMENTS = 1 << 17  # gathered taps held at once (1 MiB of float64, cache-sized)
+_BLOCK_ELEMENTS = 1 << 19  # gathered taps held at once (4 MiB of float64; a 192px crop in one go)
 
 
 def _resize_rows(img: np.ndarray, scale: float) -> np.ndarray:
     """One pass along axis 0 (uint8 or float64 in, float64 out), taps summed in MATLAB's order."""
     indices, weights = contributions(img.shape[0], scale)
+    n_out, n_taps = indices.shape
     flat = img.reshape(img.shape[0], -1)
-    out = np.empty((indices.shape[0], flat.shape[1]), dtype=np.float64)
-    rows = max(1, _BLOCK_ELEMENTS // (indices.shape[1] * flat.shape[1]))
-    for start in range(0, indices.shape[0], rows):
+    out = np.empty((n_out, flat.shape[1]), dtype=np.float64)
+    # Tap-major (tap, output row, column), so that each tap's products are one contiguous slab.
+    tap_indices = np.ascontiguousarray(indices.T)
+    tap_weights = np.ascontiguousarray(weights.T)[:, :, None]
+    rows = max(1, _BLOCK_ELEMENTS // (n_taps * flat.shape[1]))
+    for start in range(0, n_out, rows):
         stop = start + rows
-        taps = flat[indices[start:stop]] * weights[start:stop, :, None]
+        taps = flat[tap_indices[:, start:stop]] * tap_weights[:, start:stop]
         block = out[start:stop]
-        block[:] = taps[:, 0]
+        block[:] = taps[0]
         # One tap at a time, in MATLAB's order, so that the double sums round as MATLAB's do.
-        for k in range(1, indices.shape[1]):
-            block += taps[:, k]
-    return out.reshape((indices.shape[0],) + img.shape[1:])
+        for k in range(1, n_taps):
+            block += taps[k]
+    return out.reshape((n_out,) + img.shape[1:])
 
 
 def _resize_axis(img: np.ndarray, axis: int, scale: float) -> np.ndarray:

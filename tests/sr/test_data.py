@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 from pathlib import Path
@@ -10,10 +11,19 @@ import datasets
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
-from gasr_hf.sr.data import SRPairConfig, SRPairLoader, SRPairStream, dihedral
+from gasr_hf.annotate.ingest import read_image
+from gasr_hf.sr.data import (
+    SRPairConfig,
+    SRPairLoader,
+    SRPairStream,
+    cell_bytes,
+    decode_image,
+    dihedral,
+)
 from gasr_hf.sr.resize import imresize
+from gasr_hf.sr.tile import tile_dataset
 
 
 def _dataset(tmp_path: Path, images: list[np.ndarray], name: str = "src") -> datasets.Dataset:
@@ -226,3 +236,104 @@ def test_bad_settings_are_rejected(tmp_path: Path) -> None:
     other = SRPairStream(source, SRPairConfig(scale=2, hr_size=8, map_style_shards=2, seed=1))
     with pytest.raises(ValueError, match="config"):
         other.load_state_dict(state)
+
+
+# --- decoding: the ingest stage's policy ----------------------------------------------------------
+
+
+def _encoded(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def _ingested(data: bytes) -> np.ndarray:
+    """The RGB pixels the ingest stage stores for ``data``."""
+    return np.asarray(Image.open(io.BytesIO(read_image(data).data)).convert("RGB"))
+
+
+def _exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+def policy_cases() -> dict[str, bytes]:
+    """One encoded image per case of the decode policy, 24x36 (not square, so rotations show)."""
+    import cv2
+
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, (24, 36, 3), dtype=np.uint8)
+    rgba = np.dstack([rgb, rng.integers(0, 256, (24, 36), dtype=np.uint8)])
+    deep = rng.integers(0, 65536, (24, 36, 3), dtype=np.uint16)
+    deep_alpha = rng.integers(0, 65536, (24, 36, 4), dtype=np.uint16)
+    return {
+        "exif_jpeg": _encoded(Image.fromarray(rgb), "JPEG", quality=95, exif=_exif(6)),
+        "exif_png": _encoded(Image.fromarray(rgb), exif=_exif(8)),
+        "png_16bit": cv2.imencode(".png", deep)[1].tobytes(),
+        "png_16bit_alpha": cv2.imencode(".png", deep_alpha)[1].tobytes(),
+        "png_16bit_grey": _encoded(Image.fromarray(deep[:, :, 0])),
+        "rgba_png": _encoded(Image.fromarray(rgba)),
+        "grey_alpha_png": _encoded(Image.fromarray(rgba[:, :, :2], "LA")),
+        "palette_transparency_png": _encoded(Image.fromarray(rgb).quantize(16), transparency=3),
+        "grey_png": _encoded(Image.fromarray(rgb[:, :, 0])),
+        "rgb_png": _encoded(Image.fromarray(rgb)),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(policy_cases()))
+def test_decode_gives_the_pixels_ingest_stores(case: str) -> None:
+    data = policy_cases()[case]
+    got = decode_image(data, case)
+    assert got.dtype == np.uint8 and got.ndim == 3 and got.shape[2] == 3
+    assert got.flags.c_contiguous
+    assert np.array_equal(got, _ingested(data))
+    upright = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    assert got.shape[:2] == (upright.height, upright.width)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_is_turned_upright(orientation: int) -> None:
+    rgb = np.random.default_rng(orientation).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    data = _encoded(Image.fromarray(rgb), exif=_exif(orientation))
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    assert np.array_equal(decode_image(data), upright)
+
+
+def test_16bit_samples_round_like_ingest() -> None:
+    import cv2
+
+    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    got = decode_image(cv2.imencode(".png", values)[1].tobytes())[:, :, 0]
+    expected = np.round(values.astype(np.float64) * (255 / 65535)).astype(np.uint8)
+    assert np.array_equal(got, expected)
+
+
+def test_undecodable_data_and_missing_files_name_the_row(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="row 3: not a decodable image"):
+        decode_image(b"not an image", "row 3")
+    with pytest.raises(FileNotFoundError, match="row 4: image file not found"):
+        cell_bytes({"bytes": None, "path": str(tmp_path / "gone.png")}, "row 4")
+    with pytest.raises(ValueError, match="row 5: expected an image cell"):
+        cell_bytes({"bytes": None, "path": None}, "row 5")
+
+
+def test_tiles_hold_the_pixels_the_stream_decodes(tmp_path: Path) -> None:
+    # EXIF-rotated JPEG and PNG, 16-bit, alpha, grey: tiled and untiled data must agree.
+    cases = policy_cases()
+    source = datasets.Dataset.from_dict(
+        {"image": [{"bytes": data, "path": f"{name}.img"} for name, data in cases.items()]}
+    ).cast_column("image", datasets.Image())
+    out = tmp_path / "tiles"
+    report = tile_dataset(source, out, size=16, step=12, chunk_size=4)
+    assert report.complete and not report.failures
+    decoded = {name: decode_image(data, name) for name, data in cases.items()}
+    tiles = datasets.load_dataset("parquet", data_dir=str(out), split="train")
+    seen = set()
+    for row in tiles.cast_column("image", datasets.Image(decode=False)):
+        name = row["source_file"].removesuffix(".img")
+        y, x = row["y"], row["x"]
+        tile = decode_image(row["image"]["bytes"], name)
+        assert np.array_equal(tile, decoded[name][y : y + 16, x : x + 16]), name
+        seen.add(name)
+    assert seen == set(cases)
