@@ -374,12 +374,25 @@ def build(config: BuildConfig) -> BuildResult:
             "model_revision": provenance.get("model_revision"),
             "sampler": {
                 k: v
-                for k, v in to_dict(backend).items()
-                if k in ("width", "height", "steps", "guidance", "dtype", "first_block_cache")
-            }
-            | {
-                "scheduler": provenance.get("scheduler"),
-                "max_attempts": config.generate.max_attempts,
+                for k, v in (
+                    to_dict(backend)
+                    | {
+                        "scheduler": provenance.get("scheduler"),
+                        "max_attempts": config.generate.max_attempts,
+                    }
+                ).items()
+                if v is not None
+                and k
+                in (
+                    "width",
+                    "height",
+                    "steps",
+                    "guidance",
+                    "dtype",
+                    "first_block_cache",
+                    "scheduler",
+                    "max_attempts",
+                )
             },
             "seeds": {
                 "prompts": config.prompts.seed,

@@ -60,7 +60,7 @@ KNOWN_COLUMNS: dict[str, str] = {
     "seed": "Seed of the image generator for this row.",
     "corpus": "Corpus the prompt came from, as name@version.",
     "file_name": "Path of the source file inside its image folder.",
-    "source": "Name of the real-image dataset the row was ingested from.",
+    "source": "Where the row comes from: GASR for generated images, else the real dataset's name.",
     "format": "Format of the source file.",
     "conversion": "What ingest did to the file (none: its own bytes are stored).",
     "num_pixels": "Number of pixels (width x height).",
@@ -76,7 +76,7 @@ KNOWN_COLUMNS: dict[str, str] = {
     "dtype": "Compute dtype of the model.",
     "library_versions": "Versions of the libraries that rendered the row.",
     "seed_used": "Seed actually used (differs from seed when a bad output was retried).",
-    "attempt": "Render attempt that produced the image (0: the first).",
+    "attempt": "Render attempt that produced the image (1: the first).",
 }
 CONFIG_DESCRIPTIONS: dict[str, str] = {
     "gasr": "The generated artwork-style images.",
