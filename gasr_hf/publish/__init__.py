@@ -14,7 +14,7 @@ from gasr_hf.publish.card import (
     write_card,
 )
 from gasr_hf.publish.hub import PushResult, push_repo
-from gasr_hf.publish.layout import RepoLayout, assemble_repo
+from gasr_hf.publish.layout import RepoLayout, add_source, assemble_repo
 from gasr_hf.publish.manifest import Mismatch, verify_repo, write_manifest
 from gasr_hf.publish.mix import Mixture, add_mixture, mixture_dataset, parse_sources, read_mixtures
 
@@ -25,6 +25,7 @@ __all__ = [
     "PushResult",
     "RepoLayout",
     "add_mixture",
+    "add_source",
     "assemble_repo",
     "check_card",
     "load_card_info",

@@ -375,3 +375,51 @@ def assemble_repo(
         shards_written=written,
         shards_skipped=skipped,
     )
+
+
+def add_source(repo_dir: str | Path, config: str, folder: str | Path) -> RepoLayout:
+    """Add the shards under ``folder`` (for example ``gasr tile`` output) as config ``config`` of a
+    repository made by :func:`assemble_repo`.
+
+    Reruns :func:`assemble_repo` with the layout it recorded in ``repo_dir`` (sources, combined
+    configs, default config) plus ``config`` = ``folder``, so the shards are copied to
+    ``data/<config>/`` and listed in the card like any source. All shards share the repository's one
+    schema, so new columns rewrite the other configs' shards too (resumable); rerun ``gasr card`` /
+    ``gasr manifest`` afterwards. ``config`` may name an existing config only if it was registered
+    from this ``folder`` (an update).
+    """
+    repo_dir = Path(repo_dir)
+    tiles_dir = Path(folder)
+    layout_file = repo_dir / STATE_DIR / LAYOUT_FILE
+    if not layout_file.is_file():
+        raise FileNotFoundError(
+            f"repo_dir {repo_dir} has no {STATE_DIR}/{LAYOUT_FILE}: not a repository made by "
+            "assemble_repo (gasr assemble / gasr build)"
+        )
+    try:
+        layout = json.loads(layout_file.read_text(encoding="utf-8"))
+        sources: dict[str, list[str]] = dict(layout["sources"])
+        configs: dict[str, list[str]] = dict(layout["configs"])
+        default_config: str = layout["default_config"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{layout_file}: not a layout written by assemble_repo ({err})") from err
+    if config in sources:
+        inside = tiles_dir.resolve()
+        if not all(inside in Path(f).parents for f in sources[config]):
+            raise ValueError(
+                f"repo_config {config!r} is already a config of {repo_dir} made from other data; "
+                "choose a new name"
+            )
+    elif config in configs:
+        raise ValueError(f"repo_config {config!r} is a combined config of {repo_dir}")
+    combined: dict[str, list[str]] = {}
+    for name, patterns in configs.items():
+        if name in sources:
+            continue
+        members = [p.split("/")[1] for p in patterns if p.count("/") == 2]
+        if [shard_pattern(m) for m in members] != list(patterns):
+            raise ValueError(f"{layout_file}: combined config {name!r} has unknown patterns")
+        combined[name] = members
+    sources[config] = [str(tiles_dir)]
+    logger.info("registering %s as config %r of %s", tiles_dir, config, repo_dir)
+    return assemble_repo(repo_dir, sources, combined=combined, default_config=default_config)

@@ -27,7 +27,6 @@ training reads by that name (``SourceConfig(path=repo_dir, config=repo_config)``
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -265,49 +264,8 @@ def tile_dataset(
 
 
 def add_to_repo(repo_dir: str | Path, config: str, tiles_dir: str | Path) -> RepoLayout:
-    """Make the tile shards of ``tiles_dir`` config ``config`` of the repository ``repo_dir``.
+    """Make the tile shards of ``tiles_dir`` config ``config`` of the repository ``repo_dir``
+    (:func:`gasr_hf.publish.layout.add_source`); rerun ``gasr card`` / ``gasr manifest`` afterwards."""
+    from gasr_hf.publish.layout import add_source
 
-    Reruns :func:`gasr_hf.publish.assemble_repo` with the layout it recorded in ``repo_dir``
-    (sources, combined configs, default config) plus ``config`` = ``tiles_dir``, so the tiles are
-    copied to ``data/<config>/`` and listed in the card like any source. All shards share the
-    repository's one schema, so adding the tile columns the first time rewrites the other configs'
-    shards too (resumable); rerun ``gasr card`` / ``gasr manifest`` afterwards. ``config`` may
-    name an existing config only if it was registered from this ``tiles_dir`` (an update).
-    """
-    from gasr_hf.publish.layout import LAYOUT_FILE, STATE_DIR, assemble_repo, shard_pattern
-
-    repo_dir = Path(repo_dir)
-    tiles_dir = Path(tiles_dir)
-    layout_file = repo_dir / STATE_DIR / LAYOUT_FILE
-    if not layout_file.is_file():
-        raise FileNotFoundError(
-            f"repo_dir {repo_dir} has no {STATE_DIR}/{LAYOUT_FILE}: not a repository made by "
-            "assemble_repo (gasr assemble / gasr build)"
-        )
-    try:
-        layout = json.loads(layout_file.read_text(encoding="utf-8"))
-        sources: dict[str, list[str]] = dict(layout["sources"])
-        configs: dict[str, list[str]] = dict(layout["configs"])
-        default_config: str = layout["default_config"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{layout_file}: not a layout written by assemble_repo ({err})") from err
-    if config in sources:
-        inside = tiles_dir.resolve()
-        if not all(inside in Path(f).parents for f in sources[config]):
-            raise ValueError(
-                f"repo_config {config!r} is already a config of {repo_dir} made from other data; "
-                "choose a new name"
-            )
-    elif config in configs:
-        raise ValueError(f"repo_config {config!r} is a combined config of {repo_dir}")
-    combined: dict[str, list[str]] = {}
-    for name, patterns in configs.items():
-        if name in sources:
-            continue
-        members = [p.split("/")[1] for p in patterns if p.count("/") == 2]
-        if [shard_pattern(m) for m in members] != list(patterns):
-            raise ValueError(f"{layout_file}: combined config {name!r} has unknown patterns")
-        combined[name] = members
-    sources[config] = [str(tiles_dir)]
-    logger.info("tile: registering %s as config %r of %s", tiles_dir, config, repo_dir)
-    return assemble_repo(repo_dir, sources, combined=combined, default_config=default_config)
+    return add_source(repo_dir, config, tiles_dir)
