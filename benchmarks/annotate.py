@@ -38,25 +38,10 @@ from gasr_hf.annotate import (
     ClipEmbedding,
     NumPixels,
     NumSegments,
-    SamArchitecture,
     SegmentConfig,
 )
 from gasr_hf.annotate.blockiness import blockiness as blockiness_fast
-from gasr_hf.annotate.segments import SAM_ARCHITECTURES, build_sam
-
-TINY_SAM = SamArchitecture(
-    encoder_embed_dim=16,
-    encoder_depth=2,
-    encoder_num_heads=2,
-    encoder_global_attn_indexes=(1,),
-    image_size=64,
-    window_size=2,
-    prompt_embed_dim=32,
-    decoder_depth=1,
-    decoder_mlp_dim=64,
-    decoder_num_heads=2,
-    iou_head_hidden_dim=16,
-)
+from gasr_hf.annotate.segments import SAM_ARCHITECTURES, TINY_SAM, build_sam
 
 
 def _dct_matrix() -> np.ndarray:

@@ -48,6 +48,22 @@ SAM_ARCHITECTURES: dict[str, SamArchitecture] = {
     "vit_b": SamArchitecture(768, 12, 12, (2, 5, 8, 11)),
 }
 
+TINY_SAM = SamArchitecture(
+    encoder_embed_dim=16,
+    encoder_depth=2,
+    encoder_num_heads=2,
+    encoder_global_attn_indexes=(1,),
+    image_size=64,
+    window_size=2,
+    prompt_embed_dim=32,
+    decoder_depth=1,
+    decoder_mlp_dim=64,
+    decoder_num_heads=2,
+    iou_head_hidden_dim=16,
+)
+"""A tiny shape (random weights only) that runs the annotator's full code path in tests and CPU
+benchmarks; pass it as ``SegmentConfig(architecture=TINY_SAM)``."""
+
 
 @dataclass(frozen=True)
 class SegmentConfig:

@@ -1,26 +1,12 @@
-"""Tiny random SAM and CLIP models built in code (imported by conftest.py and the benchmark)."""
+"""Tiny random SAM and CLIP models built in code for the annotate tests. ``make_tiny_sam`` assembles
+segment-anything's modules itself, independently of gasr_hf's builder, so it serves as a reference."""
 
 from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
 
-from gasr_hf.annotate.segments import SamArchitecture
-
-TINY_SAM = SamArchitecture(
-    encoder_embed_dim=16,
-    encoder_depth=2,
-    encoder_num_heads=2,
-    encoder_global_attn_indexes=(1,),
-    image_size=64,
-    patch_size=16,
-    window_size=2,
-    prompt_embed_dim=32,
-    decoder_depth=1,
-    decoder_mlp_dim=64,
-    decoder_num_heads=2,
-    iou_head_hidden_dim=16,
-)
+from gasr_hf.annotate.segments import TINY_SAM
 
 
 def make_tiny_sam(seed: int = 0):
