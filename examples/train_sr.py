@@ -12,33 +12,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from gasr_hf.cli import add_train_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, required=True, help="recipe YAML")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe key (VALUE is YAML; dotted keys reach into model_args); repeatable",
-    )
-    parser.add_argument("--max-steps", type=int, default=None, help="override max_steps")
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny model, small crops, 20 steps, no workers: a CPU check of the recipe",
-    )
-    parser.add_argument(
-        "--resume",
-        default=None,
-        help="'latest' (newest checkpoint in output_dir, if any) or a checkpoint-N folder; "
-        "without it, an output_dir that already holds checkpoints is refused",
-    )
-    return parser.parse_args(argv)
+    return add_train_arguments(parser).parse_args(argv)
 
 
 def main(args: argparse.Namespace) -> None:

@@ -538,20 +538,36 @@ def _cmd_train(args: argparse.Namespace) -> None:
     print(f"trained {result.steps} steps; EMA weights: {result.ema_weights}")
 
 
-def _add_train_commands(sub: argparse._SubParsersAction) -> None:
-    p = _add(sub, "train", _cmd_train, "Train an SR model, one process (examples/train_sr.py).")
-    p.add_argument("--config", type=Path, required=True, help="recipe YAML, e.g. hat_x4.yaml")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after N optimizer steps")
-    p.add_argument(
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The arguments of a training run, shared by ``gasr train`` and ``examples/train_sr.py``."""
+    parser.add_argument("--config", type=Path, required=True, help="recipe YAML, e.g. hat_x4.yaml")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N optimizer steps")
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key with a YAML value (repeat)",
+        help="override a recipe key with a YAML value (dotted keys reach into model_args; repeat)",
     )
-    p.add_argument("--smoke", action="store_true", help="tiny model, 20 steps: a CPU check")
-    p.add_argument("--resume", default=None, help="'latest' or a checkpoint-N folder")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny model, small crops, 20 steps, no workers: a CPU check of the recipe",
+    )
+    parser.add_argument(
+        "--resume",
+        default=None,
+        help="'latest' (newest checkpoint in output_dir, if any) or a checkpoint-N folder; "
+        "without it, an output_dir that already holds checkpoints is refused",
+    )
+    return parser
+
+
+def _add_train_commands(sub: argparse._SubParsersAction) -> None:
+    add_train_arguments(
+        _add(sub, "train", _cmd_train, "Train an SR model, one process (examples/train_sr.py).")
+    )
 
 
 # --- SR evaluation --------------------------------------------------------------------------------
