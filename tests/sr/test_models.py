@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 from gasr_hf.sr.models import MODEL_CONFIGS, build, load_state_dict, tiny_config
 
-NAMES = ["rcan", "hat", "mambair-light"]
+NAMES = ["rcan", "hat", "mambair-light", "compact", "rcan-small"]
 KEYS_FILE = Path(__file__).with_name("mambair_light_keys.txt")
 
 
@@ -21,7 +21,13 @@ def tiny(name: str, scale: int = 4, seed: int = 0) -> torch.nn.Module:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("rcan", 15_592_379), ("hat", 20_772_507), ("mambair-light", 924_492)],
+    [
+        ("rcan", 15_592_379),
+        ("hat", 20_772_507),
+        ("mambair-light", 924_492),
+        ("compact", 89_040),
+        ("rcan-small", 253_819),
+    ],
 )
 def test_published_x4_parameter_counts(name, expected):
     model = build(name, scale=4)

@@ -1,4 +1,4 @@
-"""Checkpoints of our three models load through spandrel, MambaIR-light by our registration."""
+"""Checkpoints of our models load through spandrel, MambaIR-light by our registration."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from safetensors.torch import save_file
 from gasr_hf.sr.models import MODEL_CONFIGS, build, register_spandrel, tiny_config
 from gasr_hf.sr.models.spandrel_arch import ARCH_ID
 
-ARCH_IDS = {"rcan": "RCAN", "hat": "HAT", "mambair-light": ARCH_ID}
+ARCH_IDS = {
+    "rcan": "RCAN",
+    "hat": "HAT",
+    "mambair-light": ARCH_ID,
+    "compact": "Compact",
+    "rcan-small": "RCAN",
+}
 
 
 def save(state: dict[str, torch.Tensor], path, wrap: str | None = None) -> None:
@@ -34,6 +40,7 @@ def test_register_spandrel_is_idempotent():
     [("model.safetensors", None), ("model.pth", None), ("net_g.pth", "params_ema")],
 )
 def test_tiny_checkpoints_reload_through_spandrel(tmp_path, name, filename, wrap):
+    assert set(ARCH_IDS) == set(MODEL_CONFIGS)
     torch.manual_seed(0)
     model = build(name, **tiny_config(name)).eval()
     path = tmp_path / filename
@@ -87,3 +94,16 @@ def test_full_size_mambair_light_checkpoint_is_detected_with_published_config():
     assert (params["embed_dim"], params["depths"], params["d_state"]) == (60, (6, 6, 6, 6), 10)
     assert int(params["embed_dim"] * params["mlp_ratio"]) == 72
     assert descriptor.scale == 4
+
+
+@pytest.mark.parametrize("name", ["compact", "rcan-small"])
+def test_cpu_sized_models_reload_through_spandrel_at_their_full_size(tmp_path, name):
+    torch.manual_seed(0)
+    model = build(name).eval()
+    save(model.state_dict(), tmp_path / "model.safetensors")
+    descriptor = spandrel.ModelLoader().load_from_file(tmp_path / "model.safetensors")
+    assert descriptor.architecture.id == MODEL_CONFIGS[name].architecture
+    x = torch.rand(1, 3, 12, 12)
+    with torch.no_grad():
+        expected = model(x).clamp(0, 1)
+    torch.testing.assert_close(descriptor(x.clone()), expected, rtol=0, atol=0)

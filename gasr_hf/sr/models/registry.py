@@ -1,8 +1,11 @@
 """The SR models this project trains, their published configurations, and ``build()``.
 
-RCAN and HAT are spandrel's architecture classes; MambaIR-light is :mod:`.mambair_light`.
-Each :class:`ModelSpec` records the init arguments of the published x4 model, so a model is
-rebuilt from its name, scale and overrides alone.
+RCAN and HAT are spandrel's architecture classes; MambaIR-light is :mod:`.mambair_light`. Two
+compact models train in minutes on a CPU, for experiments that must run there: ``compact``
+(spandrel's SRVGGNetCompact, the Real-ESRGAN "compact" network, at 32 features x 8 convolutions)
+and ``rcan-small`` (RCAN with 2 groups of 4 blocks at 32 features). Each :class:`ModelSpec` records
+the init arguments of the published (or, for the compact models, the chosen) x4 model, so a model
+is rebuilt from its name, scale and overrides alone, and spandrel loads every exported state dict.
 """
 
 from __future__ import annotations
@@ -134,6 +137,40 @@ MODEL_CONFIGS: Mapping[str, ModelSpec] = MappingProxyType(
             reference="Guo et al., MambaIR: A Simple Baseline for Image Restoration with "
             "State-Space Model, ECCV 2024 (MambaIR-light, upsampler pixelshuffledirect)",
         ),
+        "compact": ModelSpec(
+            name="compact",
+            architecture="Compact",
+            scale_arg="upscale",
+            # PReLU is the only activation spandrel's loader rebuilds.
+            published=MappingProxyType(
+                {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 32, "num_conv": 8}
+            ),
+            tiny=MappingProxyType({"num_feat": 8, "num_conv": 2}),
+            params_x4=89_040,
+            reference="Wang et al., Real-ESRGAN, ICCVW 2021 (SRVGGNetCompact); CPU-sized here: "
+            "32 features, 8 body convolutions",
+        ),
+        "rcan-small": ModelSpec(
+            name="rcan-small",
+            architecture="RCAN",
+            scale_arg="scale",
+            published=MappingProxyType(
+                {
+                    "n_resgroups": 2,
+                    "n_resblocks": 4,
+                    "n_feats": 32,
+                    "reduction": 8,
+                    "rgb_range": 255,
+                    "norm": True,
+                }
+            ),
+            tiny=MappingProxyType(
+                {"n_resgroups": 1, "n_resblocks": 1, "n_feats": 16, "reduction": 4}
+            ),
+            params_x4=253_819,
+            reference="Zhang et al., RCAN, ECCV 2018; CPU-sized here: 2 residual groups of 4 "
+            "blocks at 32 features",
+        ),
     }
 )
 
@@ -154,7 +191,7 @@ def tiny_config(name: str) -> dict[str, Any]:
 def build(
     name: str, scale: int = 4, weights: str | Path | None = None, **overrides: Any
 ) -> torch.nn.Module:
-    """Build model ``name`` (``rcan``, ``hat``, ``mambair-light``) at ``scale``.
+    """Build model ``name`` (a key of :data:`MODEL_CONFIGS`) at ``scale``.
 
     Init arguments are the published configuration updated with ``overrides``. ``weights`` is a
     ``.safetensors`` or ``.pth`` file (a plain state dict, or a BasicSR checkpoint holding
@@ -204,7 +241,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def _model_class(name: str) -> Callable[..., torch.nn.Module]:
-    if name == "rcan":
+    if name in ("rcan", "rcan-small"):
         from gasr_hf.sr.models.rcan import RCAN
 
         return RCAN
@@ -216,4 +253,8 @@ def _model_class(name: str) -> Callable[..., torch.nn.Module]:
         from gasr_hf.sr.models.mambair_light import MambaIRLight
 
         return MambaIRLight
+    if name == "compact":
+        from spandrel.architectures.Compact import Compact
+
+        return Compact
     raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_CONFIGS)}")
