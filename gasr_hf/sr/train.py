@@ -1,7 +1,8 @@
 """Train RCAN, HAT or MambaIR-light on GASR data with one ``accelerate.Accelerator``.
 
 The loop follows the papers' recipes (``examples/configs/*_x4.yaml``): L1 loss, Adam, MultiStepLR,
-an exponential moving average (EMA) of the weights, x4 bicubic pairs with dihedral augmentation
+an exponential moving average (EMA) of the weights with a warm-up (decay ``min(d, (1 + t) / (10 + t))``
+after step t, so that a short run's EMA is not still mostly its random start), x4 bicubic pairs with dihedral augmentation
 streamed by :mod:`gasr_hf.sr.data`. Accelerate brings multi-GPU, mixed precision, gradient
 accumulation, checkpoints and trackers; the same function runs single-process (``gasr train``) or
 under ``accelerate launch examples/train_sr.py``.
@@ -21,7 +22,7 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -46,6 +47,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "apply_overrides",
+    "ema_decay_at",
     "export_weights",
     "latest_checkpoint",
     "load_train_config",
@@ -110,7 +112,8 @@ class TrainConfig:
     """
 
     model: str
-    """``rcan``, ``hat`` or ``mambair-light``."""
+    """A key of ``gasr_hf.sr.models.MODEL_CONFIGS``: ``rcan``, ``hat``, ``mambair-light``, or the
+    CPU-sized ``compact`` and ``rcan-small``."""
     sources: tuple[SourceConfig, ...]
     output_dir: Path
     scale: int = 4
@@ -130,6 +133,10 @@ class TrainConfig:
     lr_milestones: tuple[int, ...] = ()
     lr_gamma: float = 0.5
     ema_decay: float = 0.999
+    ema_warmup: bool = True
+    """Use ``min(ema_decay, (1 + t) / (10 + t))`` after step t (the TensorFlow/timm warm-up); off:
+    the constant decay of BasicSR, which keeps runs of a few thousand steps near their random
+    initialisation."""
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     seed: int = 0
     shuffle_buffer: int = 1000
@@ -225,16 +232,21 @@ class TrainResult:
     ema_model: torch.nn.Module
     """The EMA model itself, in eval mode."""
     validation: dict[str, float] = field(default_factory=dict)
-    """The last validation scores: ``{"<set>/psnr": ..., "<set>/ssim": ...}``."""
+    """The last validation scores of the EMA weights: ``{"<set>/psnr": ..., "<set>/ssim": ...}``."""
+    validation_raw: dict[str, float] = field(default_factory=dict)
+    """The same for the raw (optimised) weights."""
 
 
 # --------------------------------------------------------------------------- configs
+
+_YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """Apply ``KEY=VALUE`` overrides to a config mapping; VALUE is parsed as YAML.
 
-    Dotted keys reach into mappings: ``model_args.n_feats=32``. A malformed override raises
+    Dotted keys reach into mappings: ``model_args.n_feats=32``. Only ``true`` and ``false`` are
+    booleans (YAML 1.2), so ``mixed_precision=no`` stays the string ``"no"``. A malformed override raises
     ``ValueError`` naming it; unknown keys are caught later, by :func:`load_train_config`.
     """
     import yaml
@@ -245,7 +257,8 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
         if not sep or not key:
             raise ValueError(f"override {item!r} is not KEY=VALUE")
         try:
-            value = yaml.safe_load(raw)
+            # YAML 1.2 booleans only: PyYAML's 1.1 rules would read mixed_precision=no as false.
+            value = raw if raw.strip().lower() in _YAML11_BOOLEANS else yaml.safe_load(raw)
         except yaml.YAMLError as err:
             raise ValueError(f"override {item!r}: value is not valid YAML ({err})") from err
         *parents, leaf = key.split(".")
@@ -449,6 +462,30 @@ def _validate(
     return scores
 
 
+# --------------------------------------------------------------------------- EMA
+
+
+def ema_decay_at(decay: float, step: int, warmup: bool = True) -> float:
+    """The EMA decay used for the update after optimizer step ``step`` (1-based)."""
+    return min(decay, (1 + step) / (10 + step)) if warmup else decay
+
+
+def _ema_update(decay: float, warmup: bool) -> Callable[..., None]:
+    """A ``multi_avg_fn`` for ``AveragedModel``. Its ``num_averaged`` counts the initial copy too,
+    so the update after step t sees t: the count is checkpointed with the EMA, and a resumed run
+    continues the same decay schedule."""
+    import torch
+
+    @torch.no_grad()
+    def update(
+        ema_params: list[torch.Tensor], params: list[torch.Tensor], num_averaged: torch.Tensor
+    ) -> None:
+        weight = 1.0 - ema_decay_at(decay, int(num_averaged), warmup)
+        torch._foreach_lerp_(ema_params, params, weight)
+
+    return update
+
+
 # --------------------------------------------------------------------------- checkpoints
 
 
@@ -637,7 +674,7 @@ def train(
     import torch
     import torch.nn.functional as F
     from accelerate.utils import set_seed
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    from torch.optim.swa_utils import AveragedModel
     from tqdm.auto import tqdm
 
     from gasr_hf.sr.models import build
@@ -668,7 +705,7 @@ def train(
     set_seed(config.seed)
     model = build(config.model, config.scale, **config.model_overrides())
     # BasicSR's EMA: starts at the initial weights, averages parameters only (buffers are fixed).
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
+    ema = AveragedModel(model, multi_avg_fn=_ema_update(config.ema_decay, config.ema_warmup))
     ema.update_parameters(model)
     ema.requires_grad_(False).eval()
     optimizer = torch.optim.Adam(
@@ -713,6 +750,7 @@ def train(
         )
 
     validation: dict[str, float] = {}
+    validation_raw: dict[str, float] = {}
     checkpoint = resume_from
     loss_sum = torch.zeros((), device=accelerator.device)
     loss_steps = 0
@@ -760,10 +798,20 @@ def train(
             loss_sum.zero_()
             loss_steps = 0
         if val_sets and (step % config.val_every == 0 or last):
+            raw = accelerator.unwrap_model(model)
+            raw.eval()
+            validation_raw = _validate(raw, val_sets, config.scale, accelerator.device)
+            raw.train()
             validation = _validate(ema.module, val_sets, config.scale, accelerator.device)
-            accelerator.log({f"val/{k}": v for k, v in validation.items()}, step)
-            run_log.write({"step": step, **{f"val/{k}": v for k, v in validation.items()}})
-            logger.info("step %d validation: %s", step, validation)
+            scores = {f"val/{k}": v for k, v in validation.items()}
+            scores |= {f"val_raw/{k}": v for k, v in validation_raw.items()}
+            accelerator.log(scores, step)
+            run_log.write({"step": step, **scores})
+            logger.info(
+                "step %d validation (EMA | raw): %s",
+                step,
+                ", ".join(f"{k} {v:.4f} | {validation_raw[k]:.4f}" for k, v in validation.items()),
+            )
         if step % config.checkpoint_every == 0 or last:
             checkpoint = _save_checkpoint(accelerator, config, ema.module, step)
     progress.close()
@@ -784,4 +832,5 @@ def train(
         ema_weights=exported,
         ema_model=ema.module,
         validation=validation,
+        validation_raw=validation_raw,
     )

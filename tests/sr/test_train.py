@@ -29,6 +29,7 @@ from gasr_hf.sr.train import (
     TrainConfig,
     _RunLog,
     apply_overrides,
+    ema_decay_at,
     latest_checkpoint,
     load_train_config,
     train,
@@ -175,6 +176,11 @@ def test_overrides_parse_yaml_and_reach_into_mappings():
         "lr": 2e-4,
         "sources": [{"path": "x", "weight": 2}],
     }
+    # YAML 1.1 would read `no` as false; the config wants the string.
+    data = apply_overrides({}, ["mixed_precision=no", "ema_warmup=false", "report_to=none"])
+    assert data == {"mixed_precision": "no", "ema_warmup": False, "report_to": "none"}
+    config = load_train_config(RECIPES["hat"], ["mixed_precision=no"])
+    assert config.mixed_precision == "no"
 
 
 @pytest.mark.parametrize("name", list(RECIPES))
@@ -442,3 +448,56 @@ def test_missing_sources_are_named(tmp_path):
     (tmp_path / "data" / "gasr").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match=r"no train-\*.parquet"):
         run(str(tmp_path))
+
+
+def _ema_gap(tmp_path: Path, gasr: Path, val: Path, warmup: bool) -> tuple[float, float]:
+    """EMA and raw PSNR on the validation set after 300 steps of a tiny compact model."""
+    out = tmp_path / f"warmup-{warmup}"
+    config = load_train_config(
+        REPO / "examples" / "configs" / "compact_x4.yaml",
+        [
+            f"sources=[{{path: {gasr}, config: gasr}}]",
+            f"output_dir={out}",
+            "tiny_model=true",
+            "hr_size=32",
+            "batch_size=4",
+            "num_workers=0",
+            "shuffle_buffer=8",
+            "report_to=none",
+            "mixed_precision=no",
+            "lr=1.0e-3",
+            "lr_milestones=[200]",
+            "lr_gamma=0.1",
+            "max_steps=300",
+            "checkpoint_every=300",
+            "val_every=300",
+            "log_every=100",
+            f"ema_warmup={str(warmup).lower()}",
+            "val_sets=[Tiny]",
+            f"val_root={val}",
+        ],
+    )
+    result = train(config)
+    return result.validation["Tiny/psnr"], result.validation_raw["Tiny/psnr"]
+
+
+def test_the_ema_warm_up_keeps_a_short_runs_ema_beside_its_raw_weights(
+    tmp_path, gasr_folder, val_root
+):
+    ema, raw = _ema_gap(tmp_path, gasr_folder, val_root, warmup=True)
+    assert abs(ema - raw) <= 0.1
+    # Without the warm-up a decay of 0.999 leaves 74% of the random start in the EMA after 300 steps.
+    stale, raw_too = _ema_gap(tmp_path, gasr_folder, val_root, warmup=False)
+    assert raw_too - stale > 1.0
+    log = [
+        json.loads(line) for line in (tmp_path / "warmup-True" / LOG_FILE).read_text().splitlines()
+    ]
+    last = next(r for r in reversed(log) if "val/Tiny/psnr" in r)
+    assert last["val/Tiny/psnr"] == ema and last["val_raw/Tiny/psnr"] == raw
+
+
+def test_ema_decay_warms_up_to_the_configured_decay():
+    assert ema_decay_at(0.999, 1) == pytest.approx(2 / 11)
+    assert ema_decay_at(0.999, 100) == pytest.approx(101 / 110)
+    assert ema_decay_at(0.999, 100_000) == 0.999
+    assert ema_decay_at(0.999, 1, warmup=False) == 0.999
