@@ -10,7 +10,6 @@ a rerun whose settings differ from a finished stage's is refused rather than sil
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -21,6 +20,7 @@ from typing import Any, Literal
 
 from gasr_hf import __version__
 from gasr_hf.config import from_dict, load_yaml, save_yaml, to_dict
+from gasr_hf.files import json_digest
 from gasr_hf.generate.backend import BackendConfig
 
 logger = logging.getLogger(__name__)
@@ -117,8 +117,7 @@ def load_build_config(path: str | Path) -> BuildConfig:
     return from_dict(BuildConfig, load_yaml(path), source=str(path))
 
 
-def _fingerprint(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+_fingerprint = json_digest
 
 
 class _Stages:

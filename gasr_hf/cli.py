@@ -624,6 +624,41 @@ def _add_eval_commands(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--out", type=Path, required=True, help="folder for the merged report")
 
 
+# --- experiments ----------------------------------------------------------------------------------
+
+
+def _cmd_experiment(args: argparse.Namespace) -> None:
+    from gasr_hf.experiment import load_experiment_config, plan_runs, run_experiment
+
+    config = load_experiment_config(
+        args.config, out=args.out, bench_root=args.bench_root, benches=args.bench or ()
+    )
+    if args.dry_run:
+        for run in plan_runs(config, str(args.config)):
+            state = "done" if (run.folder / "result.json").is_file() else "to run"
+            print(f"{run.key}: {state} ({run.train.max_steps} steps) -> {run.folder}")
+        return
+    result = run_experiment(config, source=str(args.config))
+    if result.report is None:
+        print(f"{result.finished} of {result.runs} runs finished; the report follows the last")
+    else:
+        print(result.report.with_name("report.md").read_text(encoding="utf-8"))
+
+
+def _add_experiment_commands(sub: argparse._SubParsersAction) -> None:
+    p = _add(
+        sub,
+        "experiment",
+        _cmd_experiment,
+        "Train one recipe on several training sets x seeds, score, and compare with a baseline.",
+    )
+    p.add_argument("--config", type=Path, required=True, help="experiment YAML")
+    p.add_argument("--out", type=Path, default=None, help="output folder (replaces the config's)")
+    p.add_argument("--bench-root", type=Path, default=None, help="folder holding the benchmarks")
+    p.add_argument("--bench", nargs="+", default=None, help="benchmarks (replace the config's)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their state")
+
+
 # --- the parser and the entry point -------------------------------------------------------------
 
 
@@ -644,6 +679,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(sub)
     _add_train_commands(sub)
     _add_eval_commands(sub)
+    _add_experiment_commands(sub)
     return parser
 
 

@@ -31,6 +31,12 @@ def write_json_atomic(path: str | Path, data: Any, *, tmp_tag: str = "") -> Path
     return write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n", tmp_tag=tmp_tag)
 
 
+def json_digest(value: Any) -> str:
+    """A short, stable digest of JSON-ready settings (keys sorted; other objects as strings)."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
