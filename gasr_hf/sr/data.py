@@ -1,8 +1,11 @@
 """Streaming HR/LR training pairs for SR from one or more image datasets.
 
 Per row of the mixed, shuffled, rank-split stream: decode the ``image`` column, take a random HR
-crop of ``hr_size`` pixels, make its LR with MATLAB's bicubic (:func:`gasr_hf.sr.resize.imresize`),
-apply one of the 8 dihedral transforms (uniformly), and yield float tensors in [0, 1], CHW.
+crop of ``hr_size`` pixels at a position on the LR grid (a multiple of the scale, as toolboxes crop
+paired LR/HR), make its LR with MATLAB's bicubic (:func:`gasr_hf.sr.resize.imresize`) from the crop
+plus a margin beyond the kernel's reach, so the LR crop equals the crop of the whole image's LR
+(:func:`lr_crop`: the same pairs a model meets at test time), apply one of the 8 dihedral transforms
+(uniformly), and yield float tensors in [0, 1], CHW.
 
 Determinism and resume. The crop and the transform of a row come from a generator seeded with
 ``(seed, epoch, rank, worker, index)``, where ``index`` is the row's position in that worker's
@@ -48,6 +51,7 @@ __all__ = [
     "cell_bytes",
     "decode_image",
     "dihedral",
+    "lr_crop",
 ]
 
 _ORIENTATION = 0x0112
@@ -470,11 +474,12 @@ class SRPairStream(IterableDataset):
             log("skipping %s: image is %dx%d, smaller than hr_size=%d", where, width, height, size)
             return None
         rng = np.random.default_rng([config.seed, epoch, self.rank, worker, index])
-        y = int(rng.integers(0, height - size + 1))
-        x = int(rng.integers(0, width - size + 1))
+        scale = config.scale
+        y = scale * int(rng.integers(0, (height - size) // scale + 1))
+        x = scale * int(rng.integers(0, (width - size) // scale + 1))
         transform = int(rng.integers(0, 8))
         hr = img[y : y + size, x : x + size]
-        lr = imresize(hr, 1.0 / config.scale)
+        lr = lr_crop(img, y, x, size, scale)
         return {
             "hr": _to_tensor(dihedral(hr, transform)),
             "lr": _to_tensor(dihedral(lr, transform)),
@@ -484,6 +489,21 @@ class SRPairStream(IterableDataset):
             "index": index,
             "skipped": skipped,
         }
+
+
+def lr_crop(img: np.ndarray, y: int, x: int, size: int, scale: int) -> np.ndarray:
+    """The LR of the HR crop ``img[y:y+size, x:x+size]`` (``y``, ``x``, ``size`` multiples of
+    ``scale``) as it stands in the LR of the whole image: the crop is resized with a margin of
+    ``4 * scale`` HR pixels (beyond the bicubic kernel's reach, 2 * scale + 2) wherever the image
+    has them, then trimmed, so no LR pixel sees the crop's edges replicated, and every one equals
+    the whole image's LR pixel ``(y / scale + i, x / scale + j)``."""
+    height, width = img.shape[:2]
+    margin = 4 * scale
+    y0, x0 = max(y - margin, 0), max(x - margin, 0)
+    region = img[y0 : min(y + size + margin, height), x0 : min(x + size + margin, width)]
+    lr = imresize(region, 1.0 / scale)
+    top, left, lr_size = (y - y0) // scale, (x - x0) // scale, size // scale
+    return lr[top : top + lr_size, left : left + lr_size]
 
 
 def _to_tensor(img: np.ndarray) -> torch.Tensor:

@@ -21,6 +21,7 @@ from gasr_hf.sr.data import (
     cell_bytes,
     decode_image,
     dihedral,
+    lr_crop,
 )
 from gasr_hf.sr.resize import imresize
 from gasr_hf.sr.tile import tile_dataset
@@ -99,8 +100,36 @@ def test_every_pair_is_a_crop_and_its_matlab_resize(tmp_path: Path) -> None:
         hr = _undo(_uint8(item["hr"]), k)
         image, y, x = _locate(hr, images)
         seen.add(image)
-        assert np.array_equal(_uint8(item["lr"]), dihedral(imresize(hr, 0.5), k))
+        # On the LR grid, and the LR crop is the crop of the whole image's LR.
+        assert y % 2 == 0 and x % 2 == 0
+        whole = imresize(images[image], 0.5)
+        assert np.array_equal(
+            _uint8(item["lr"]), dihedral(whole[y // 2 : y // 2 + 8, x // 2 : x // 2 + 8], k)
+        )
     assert seen == set(range(6))
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_lr_crops_equal_the_whole_images_lr(scale: int) -> None:
+    """No LR pixel of a training pair sees the crop's edges: every one equals the whole image's
+    LR pixel, at the borders too and for sizes that are not multiples of the scale."""
+    rng = np.random.default_rng(scale)
+    for height, width in [(97, 130), (64, 64), (50, 203)]:
+        img = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+        whole = imresize(img, 1.0 / scale)
+        size = 8 * scale
+        ys = [0, *range(0, height - size + 1, scale)[1:-1:3], (height - size) // scale * scale]
+        xs = [0, *range(0, width - size + 1, scale)[1:-1:3], (width - size) // scale * scale]
+        for y, x in itertools.product(ys, xs):
+            lr = lr_crop(img, y, x, size, scale)
+            expected = whole[y // scale : y // scale + 8, x // scale : x // scale + 8]
+            assert np.array_equal(lr, expected), (height, width, y, x)
+    # What a crop resized on its own gets wrong: its outer ring sees replicated edges.
+    y = x = 4 * scale
+    alone = imresize(img[y : y + size, x : x + size], 1.0 / scale)
+    assert not np.array_equal(
+        alone, whole[y // scale : y // scale + 8, x // scale : x // scale + 8]
+    )
 
 
 def test_all_eight_transforms_occur_uniformly(tmp_path: Path) -> None:
