@@ -222,6 +222,9 @@ def check_inputs(config: ExperimentConfig, runs: Sequence[Run]) -> list[str]:
         if folder and not Path(folder).is_dir():
             problems.append(f"data.real: {real.get('name')}: no such folder {folder}")
     seen: set[str] = set()
+    for path in sorted({str(r.train.init_weights) for r in runs if r.train.init_weights}):
+        if not Path(path).is_file():
+            problems.append(f"train: init_weights {path}: no such file")
     for run in runs:
         for src in run.train.sources:
             # gasr train's rule: a glob is matched when read; a path is local when it looks like one.

@@ -172,8 +172,10 @@ def run_one(run: Run, config: ExperimentConfig) -> dict[str, Any]:
     result_path = run.folder / RESULT_FILE
     if result_path.is_file():
         done = json.loads(result_path.read_text())
-        if done.get("fingerprint") == run.fingerprint and set(config.benches) <= set(
-            done.get("benches", {})
+        if (
+            done.get("fingerprint") == run.fingerprint
+            and done.get("eval") == to_dict(config.eval)
+            and set(config.benches) <= set(done.get("benches", {}))
         ):
             return done
     _claim(run)
@@ -205,6 +207,7 @@ def run_one(run: Run, config: ExperimentConfig) -> dict[str, Any]:
         "model": run.train.model,
         "steps": run.train.max_steps,
         "weights": "EMA",
+        "eval": to_dict(config.eval),
         "seconds": {
             "train": round(trained - started, 1),
             "eval": round(time.perf_counter() - trained, 1),

@@ -121,6 +121,16 @@ class TrainConfig:
     """Init arguments replacing the published configuration's (see ``gasr_hf.sr.models``)."""
     tiny_model: bool = False
     """Start from the model's tiny test configuration (smoke runs); ``model_args`` apply on top."""
+    init_weights: Path | None = None
+    """Fine-tune: start from these weights instead of a random initialisation (ours, or an official
+    ``.pth``/``.safetensors``; BasicSR's ``params_ema`` is unwrapped), e.g. x4 from an x2 model.
+    Used by a fresh run only; a resumed run continues from its checkpoint."""
+    init_strict: bool = True
+    """With ``init_weights``: every model key not excluded must load, with its shape. False loads
+    the keys whose names and shapes match and logs the rest."""
+    init_exclude: tuple[str, ...] = ()
+    """Regular expressions; checkpoint keys matching any are not loaded and the model's matching
+    keys keep their random initialisation (e.g. ``^tail\\.`` for RCAN's upsampler, x2 -> x4)."""
     hr_size: int = 192
     """HR patch size; the LR patch is ``hr_size // scale``."""
     batch_size: int = 16
@@ -205,6 +215,15 @@ class TrainConfig:
             )
         if self.val_root is not None and not self.val_sets:
             raise ValueError("val_root is set but val_sets is empty")
+        for pattern in self.init_exclude:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(
+                    f"init_exclude: {pattern!r} is not a regular expression: {err}"
+                ) from err
+        if self.init_exclude and self.init_weights is None:
+            raise ValueError("init_exclude is set but init_weights is not")
 
     def model_overrides(self) -> dict[str, Any]:
         """The init arguments given to ``build`` on top of the published configuration."""
@@ -462,6 +481,43 @@ def _validate(
     return scores
 
 
+# --------------------------------------------------------------------------- fine-tuning
+
+
+def _load_init_weights(model: torch.nn.Module, config: TrainConfig) -> None:
+    """Load ``config.init_weights`` into ``model`` (see :class:`TrainConfig`)."""
+    from gasr_hf.sr.models import load_state_dict
+
+    path = config.init_weights
+    state = load_state_dict(path)
+    patterns = [re.compile(p) for p in config.init_exclude]
+    excluded = lambda key: any(p.search(key) for p in patterns)  # noqa: E731
+    ours = {k: v for k, v in model.state_dict().items() if not excluded(k)}
+    given = {k: v for k, v in state.items() if not excluded(k)}
+    mismatched = sorted(k for k in given.keys() & ours.keys() if given[k].shape != ours[k].shape)
+    missing, unexpected = sorted(ours.keys() - given.keys()), sorted(given.keys() - ours.keys())
+    problems = {"missing": missing, "unexpected": unexpected, "shape mismatch": mismatched}
+    found = {name: keys for name, keys in problems.items() if keys}
+    summary = "; ".join(
+        f"{name}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''} ({len(keys)})"
+        for name, keys in found.items()
+    )
+    if found and config.init_strict:
+        raise ValueError(
+            f"init_weights {path} does not fit {config.model} x{config.scale} ({summary}); "
+            "exclude keys with init_exclude, or set init_strict: false"
+        )
+    loadable = {k: v for k, v in given.items() if k in ours and k not in mismatched}
+    model.load_state_dict(loadable, strict=False)
+    logger.info(
+        "initialised %d of %d tensors from %s%s",
+        len(loadable),
+        len(model.state_dict()),
+        path,
+        f" (not loaded: {summary})" if found else "",
+    )
+
+
 # --------------------------------------------------------------------------- EMA
 
 
@@ -704,6 +760,8 @@ def train(
 
     set_seed(config.seed)
     model = build(config.model, config.scale, **config.model_overrides())
+    if config.init_weights is not None and resume_from is None:
+        _load_init_weights(model, config)
     # BasicSR's EMA: starts at the initial weights, averages parameters only (buffers are fixed).
     ema = AveragedModel(model, multi_avg_fn=_ema_update(config.ema_decay, config.ema_warmup))
     ema.update_parameters(model)

@@ -22,7 +22,7 @@ from accelerate import Accelerator
 from PIL import Image
 from safetensors.torch import load_file
 
-from gasr_hf.sr.models import build
+from gasr_hf.sr.models import build, tiny_config
 from gasr_hf.sr.train import (
     LOG_FILE,
     SourceConfig,
@@ -501,3 +501,32 @@ def test_ema_decay_warms_up_to_the_configured_decay():
     assert ema_decay_at(0.999, 100) == pytest.approx(101 / 110)
     assert ema_decay_at(0.999, 100_000) == 0.999
     assert ema_decay_at(0.999, 1, warmup=False) == 0.999
+
+
+def test_fine_tuning_x4_from_an_x2_checkpoint(tmp_path, gasr_folder):
+    """init_weights loads an x2 model's body into an x4 model; the upsampler is excluded."""
+    torch.manual_seed(1)
+    x2 = build("rcan", 2, **tiny_config("rcan"))
+    weights = tmp_path / "rcan_x2.pth"
+    torch.save({"params_ema": x2.state_dict()}, weights)
+    base = [f"init_weights={weights}", "max_steps=1", "lr=1.0e-12"]
+
+    with pytest.raises(ValueError, match=r"does not fit rcan x4 \(missing: tail\.0\.2"):
+        train(_recipe("rcan", tmp_path / "strict", gasr_folder, *base))
+    result = train(
+        _recipe("rcan", tmp_path / "ft", gasr_folder, *base, "init_exclude=['^tail\\.']")
+    )
+    tuned = result.ema_model.state_dict()
+    for key, value in x2.state_dict().items():
+        if not key.startswith("tail."):
+            torch.testing.assert_close(tuned[key], value, rtol=0, atol=1e-6)
+    # The loose mode loads what fits and leaves the rest random.
+    loose = train(_recipe("rcan", tmp_path / "loose", gasr_folder, *base, "init_strict=false"))
+    torch.testing.assert_close(
+        loose.ema_model.state_dict()["head.0.weight"],
+        x2.state_dict()["head.0.weight"],
+        rtol=0,
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="init_exclude is set but init_weights is not"):
+        _recipe("rcan", tmp_path / "x", gasr_folder, "init_exclude=['^tail']")
