@@ -696,6 +696,22 @@ def _tracker_config(config: TrainConfig) -> dict[str, Any]:
 # --------------------------------------------------------------------------- training
 
 
+def _check_launch(accelerator: Accelerator) -> None:
+    """Refuse a launch whose processes do not form the run they were started as: torchrun and
+    ``accelerate launch --multi_gpu`` set WORLD_SIZE; on a machine without GPUs, accelerate then
+    falls back to one process per launcher process, each a rank-0 run into the same output_dir."""
+    import os
+
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != accelerator.num_processes:
+        raise ValueError(
+            f"the launcher started {launched} processes (WORLD_SIZE={launched}) but accelerate "
+            f"runs {accelerator.num_processes}: each would train alone into the same output_dir. "
+            "Without GPUs set ACCELERATE_USE_CPU=1, e.g. ACCELERATE_USE_CPU=1 torchrun "
+            f"--standalone --nproc_per_node {launched} examples/train_sr.py --config ..."
+        )
+
+
 def make_accelerator(config: TrainConfig) -> Accelerator:
     """The Accelerator a run of ``config`` uses: its precision, accumulation and trackers."""
     from accelerate import Accelerator
@@ -746,6 +762,7 @@ def train(
             f" and mixed_precision={accelerator.mixed_precision!r}; the config asks for "
             f"{config.gradient_accumulation_steps} and {config.mixed_precision!r}"
         )
+    _check_launch(accelerator)
     per_step = accelerator.num_processes * config.gradient_accumulation_steps
     if config.batch_size % per_step:
         raise ValueError(
@@ -777,6 +794,9 @@ def train(
         optimizer, milestones=list(config.lr_milestones), gamma=config.lr_gamma
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    # Same initial weights on every rank (above); from here each rank draws its own random numbers
+    # (drop path), while the data order stays set by the stream's seed, rank and position.
+    set_seed(config.seed + accelerator.process_index)
     ema.to(accelerator.device)
     loader = _build_loader(config, accelerator, micro_batch)
     accelerator.register_for_checkpointing(ema, _LoaderState(loader, accelerator))
@@ -809,6 +829,7 @@ def train(
 
     validation: dict[str, float] = {}
     validation_raw: dict[str, float] = {}
+    epoch = loader.stream.epoch
     checkpoint = resume_from
     loss_sum = torch.zeros((), device=accelerator.device)
     loss_steps = 0
@@ -824,6 +845,7 @@ def train(
     while step < config.max_steps:
         for _ in range(config.gradient_accumulation_steps):
             batch = next(batches)
+            epoch = int(batch["epoch"].max())
             lr_patch = batch["lr"].to(accelerator.device, non_blocking=True)
             hr_patch = batch["hr"].to(accelerator.device, non_blocking=True)
             with accelerator.accumulate(model):
@@ -847,7 +869,7 @@ def train(
                 "step": step,
                 "loss": mean_loss,
                 "lr": scheduler.get_last_lr()[0],
-                "epoch": loader.stream.epoch,
+                "epoch": epoch,
                 "skipped_images": loader.skipped,
             }
             accelerator.log({f"train/{k}": v for k, v in record.items() if k != "step"}, step)

@@ -530,3 +530,24 @@ def test_fine_tuning_x4_from_an_x2_checkpoint(tmp_path, gasr_folder):
     )
     with pytest.raises(ValueError, match="init_exclude is set but init_weights is not"):
         _recipe("rcan", tmp_path / "x", gasr_folder, "init_exclude=['^tail']")
+
+
+def test_a_launch_that_is_not_what_it_says_is_refused(tmp_path, gasr_folder, monkeypatch):
+    """`accelerate launch --multi_gpu --num_processes 2` without GPUs starts two processes that
+    accelerate runs as two single-process runs: refused before any step."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    config = _recipe("rcan", tmp_path / "run", gasr_folder, "max_steps=1")
+    with pytest.raises(
+        ValueError, match=r"started 2 processes \(WORLD_SIZE=2\) but accelerate runs 1"
+    ):
+        train(config)
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_logged_epoch_is_the_streams(tmp_path, gasr_folder):
+    # 24 images, batch 4: six steps an epoch.
+    config = _recipe("rcan", tmp_path / "run", gasr_folder, "max_steps=14", "log_every=1")
+    train(config)
+    records = [json.loads(line) for line in (tmp_path / "run" / LOG_FILE).read_text().splitlines()]
+    epochs = {r["step"]: r["epoch"] for r in records if "loss" in r}
+    assert epochs[1] == 0 and epochs[6] == 0 and epochs[7] == 1 and epochs[14] == 2
