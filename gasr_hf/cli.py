@@ -595,6 +595,26 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     print(report.to_markdown())
 
 
+def _cmd_upscale(args: argparse.Namespace) -> None:
+    from gasr_hf.sr.upscale import upscale
+
+    report = upscale(
+        args.model,
+        args.inputs,
+        args.out,
+        tile=args.tile,
+        tile_pad=args.tile_pad,
+        dtype=args.dtype,
+        device=args.device,
+    )
+    print(
+        f"{len(report.written)} written, {len(report.skipped)} already done, "
+        f"{len(report.failed)} failed -> {report.out_dir}"
+    )
+    for name, why in report.failed.items():
+        print(f"  failed: {name}: {why}")
+
+
 def _cmd_eval_merge(args: argparse.Namespace) -> None:
     from gasr_hf.sr.evaluate import merge_reports
 
@@ -619,6 +639,14 @@ def _add_eval_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="model name in the report")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--save-images", action="store_true", help="also write the SR PNGs")
+    u = _add(sub, "upscale", _cmd_upscale, "Apply an SR model to an image or a folder of images.")
+    u.add_argument("--model", required=True, help="a checkpoint file spandrel recognises")
+    u.add_argument("--in", dest="inputs", type=Path, required=True, help="an image or a folder")
+    u.add_argument("--out", type=Path, required=True, help="output folder (a rerun resumes)")
+    u.add_argument("--tile", type=int, default=None, help="tile size in LR pixels (default: none)")
+    u.add_argument("--tile-pad", type=int, default=32, help="overlap of tiles (default 32)")
+    u.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
+    u.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     m = _add(sub, "eval-merge", _cmd_eval_merge, "Merge several eval reports into one table.")
     m.add_argument("reports", nargs="+", type=Path, help="report.json files or their folders")
     m.add_argument("--out", type=Path, required=True, help="folder for the merged report")

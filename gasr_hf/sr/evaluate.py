@@ -78,6 +78,8 @@ class Upscaler:
     fn: Callable[[torch.Tensor], torch.Tensor]
     device: str
     info: Mapping[str, Any] = field(default_factory=dict)
+    dtype: str = "fp32"
+    """The precision the model runs in (``fp32``, ``fp16`` or ``bf16``); inputs are cast to it."""
 
 
 def _resolve_device(device: str) -> str:
@@ -106,15 +108,25 @@ def _bicubic(scale: int) -> Callable[[torch.Tensor], torch.Tensor]:
     return upsample
 
 
-def load_upscaler(model: str, scale: int | None = None, device: str = "auto") -> Upscaler:
+DTYPES = ("fp32", "fp16", "bf16")
+
+
+def load_upscaler(
+    model: str, scale: int | None = None, device: str = "auto", dtype: str = "fp32"
+) -> Upscaler:
     """``bicubic`` (needs ``scale``) or a checkpoint file spandrel recognises (scale read from it;
-    a ``scale`` given as well must match)."""
+    a ``scale`` given as well must match). ``dtype`` ``fp16``/``bf16`` runs the model in half
+    precision, only where spandrel says the architecture supports it."""
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
         raise ValueError(f"scale must be a positive int, got {scale!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     device = _resolve_device(device)
     if model == "bicubic":
         if scale is None:
             raise ValueError("model 'bicubic' needs a scale (e.g. scale=4)")
+        if dtype != "fp32":
+            raise ValueError("model 'bicubic' runs in fp32 only")
         return Upscaler("Bicubic", scale, _bicubic(scale), device, {"model": "bicubic"})
 
     path = Path(model)
@@ -155,19 +167,35 @@ def load_upscaler(model: str, scale: int | None = None, device: str = "auto") ->
         raise ValueError(
             f"model {path} is a x{descriptor.scale} model, but scale={scale} was asked"
         )
+    supported = {
+        "fp32": True,
+        "fp16": descriptor.supports_half,
+        "bf16": descriptor.supports_bfloat16,
+    }
+    if not supported[dtype]:
+        raise ValueError(
+            f"model {path}: spandrel marks {descriptor.architecture.name} as not supporting "
+            f"{dtype}; use " + " or ".join(d for d, ok in supported.items() if ok)
+        )
     descriptor.eval()
+    if dtype != "fp32":
+        import torch
+
+        descriptor.to({"fp16": torch.float16, "bf16": torch.bfloat16}[dtype])
     info = {
         "model": str(path),
         "sha256": sha256_file(path),
         "architecture": descriptor.architecture.name,
         "tags": list(descriptor.tags),
     }
+    if dtype != "fp32":
+        info["dtype"] = dtype
 
     def run(x: torch.Tensor) -> torch.Tensor:
         # Some architectures (spandrel's RCAN) scale their input in place; tiles are views.
         return descriptor(x.clone())
 
-    return Upscaler(path.stem, descriptor.scale, run, device, info)
+    return Upscaler(path.stem, descriptor.scale, run, device, info, dtype)
 
 
 # --------------------------------------------------------------------------- inference
@@ -227,6 +255,8 @@ def upscale_image(
     with torch.inference_mode():
         x = torch.from_numpy(np.ascontiguousarray(lr)).permute(2, 0, 1)[None]
         x = x.to(upscaler.device, dtype=torch.float32) / 255.0
+        if upscaler.dtype != "fp32":
+            x = x.to({"fp16": torch.float16, "bf16": torch.bfloat16}[upscaler.dtype])
         if self_ensemble:
             total = None
             for k in range(4):
