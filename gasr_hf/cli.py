@@ -591,6 +591,8 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         name=args.name,
         device=args.device,
         save_images=args.save_images,
+        lr_root=args.lr_root,
+        gray_as_gray=args.gray_as_gray,
     )
     print(report.to_markdown())
 
@@ -639,6 +641,18 @@ def _add_eval_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="model name in the report")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--save-images", action="store_true", help="also write the SR PNGs")
+    p.add_argument(
+        "--lr-root",
+        type=Path,
+        default=None,
+        help="score on given LR files (LR_ROOT/<bench>/, or LR_ROOT for one bench) instead of "
+        "bicubic LR made from HR",
+    )
+    p.add_argument(
+        "--gray-as-gray",
+        action="store_true",
+        help="score one-channel images on their gray values (as MATLAB scripts do), not on Y",
+    )
     u = _add(sub, "upscale", _cmd_upscale, "Apply an SR model to an image or a folder of images.")
     u.add_argument("--model", required=True, help="a checkpoint file spandrel recognises")
     u.add_argument("--in", dest="inputs", type=Path, required=True, help="an image or a folder")

@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import pickle
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,9 @@ logger = logging.getLogger(__name__)
 REPORT_FORMAT = "gasr_hf.sr.evaluate/1"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _IMAGE_MODES = ("1", "L", "LA", "P", "RGB", "RGBA")
+_GRAY_MODES = ("1", "L", "LA")
+GRAY_AS_RGB = "gray replicated to RGB, scored on Y"
+GRAY_AS_GRAY = "one-channel images scored on their gray values (SR: mean of its channels)"
 _NAME_COLUMNS = ("file_name", "filename", "name", "id")
 NO_VALUE = "–"
 
@@ -301,6 +305,9 @@ class _Bench:
     source: str
     images: tuple[tuple[str, Callable[[], np.ndarray]], ...]
     contents: Callable[[], Iterator[tuple[str, bytes]]]
+    is_gray: Callable[[str], bool] = lambda name: False
+    """Whether image ``name`` is stored with one channel (1-bit or 8-bit gray, with or without
+    alpha)."""
 
     def fingerprint(self) -> str:
         """sha256 over the images' names and the sha256 of their bytes, in order."""
@@ -343,8 +350,12 @@ def _folder_bench(bench: str, folder: Path) -> _Bench:
             except OSError as err:
                 raise ValueError(f"bench {bench!r}: cannot read image {path}: {err}") from err
 
+    def is_gray(name: str) -> bool:
+        with Image.open(folder / name) as img:
+            return img.mode in _GRAY_MODES
+
     images = tuple((p.name, from_file(p)) for p in files)
-    return _Bench(bench, str(folder.resolve()), images, contents)
+    return _Bench(bench, str(folder.resolve()), images, contents, is_gray)
 
 
 def _dataset_bench(bench: str, bench_root: Path | None) -> _Bench:
@@ -409,10 +420,14 @@ def _dataset_bench(bench: str, bench_root: Path | None) -> _Bench:
                     f"bench {bench!r} row {i}: cannot read image {cell['path']!r}: {err}"
                 ) from err
 
+    def is_gray(name: str) -> bool:
+        img = ds[names.index(name)]["image"]
+        return img is not None and img.mode in _GRAY_MODES
+
     local = Path(repo)
     source = str(local.resolve()) if local.is_dir() else repo
     images = tuple((name, from_row(i)) for i, name in enumerate(names))
-    return _Bench(bench, f"{source}:{split}" if split else source, images, contents)
+    return _Bench(bench, f"{source}:{split}" if split else source, images, contents, is_gray)
 
 
 def _resolve_bench(bench: str, bench_root: Path | None) -> _Bench:
@@ -518,6 +533,13 @@ class Report:
                 s = row.score(bench)
                 cells.append(NO_VALUE if s is None else f"{_fmt(s.psnr, 2)} / {_fmt(s.ssim, 4)}")
             lines.append("| " + " | ".join(cells) + " |")
+        conventions = {
+            (row.settings.get("lr"), row.settings.get("gray"))
+            for row in self.rows
+            if row.settings.get("gray")
+        }
+        for lr, gray in sorted(conventions):
+            lines += ["", f"LR: {lr}; gray images: {gray}."]
         return "\n".join(lines) + "\n"
 
     def to_csv(self) -> str:
@@ -715,6 +737,71 @@ def _output_name(image: str) -> str:
     return key if key.lower().endswith(".png") else f"{key}.png"
 
 
+_LR_TAG = re.compile(r"(?:_(?:HR|LR|SR)[A-Za-z]*(?:_?x\d+)?|x\d+)$", re.IGNORECASE)
+
+
+def _base_stem(name: str) -> str:
+    """``baby_LRBI_x2`` / ``baby_HR_x2`` / ``0801x4`` -> ``baby`` / ``baby`` / ``0801``."""
+    return _LR_TAG.sub("", Path(name).stem)
+
+
+def _lr_files(bench: _Bench, lr_root: Path, single: bool) -> tuple[Path, dict[str, Path]]:
+    """The given LR file of each HR image: ``lr_root/<bench>/`` (or ``lr_root`` itself for a single
+    benchmark), matched by file stem, else by the stem without tags such as ``_LRBI_x4``/``x4``."""
+    folder = lr_root / bench.name
+    if not folder.is_dir():
+        if not single:
+            raise FileNotFoundError(
+                f"lr_root {lr_root}: no folder {bench.name}/ (with several benchmarks, each needs "
+                "its own LR folder under lr_root)"
+            )
+        folder = lr_root
+    files = _image_files(folder)
+    mapping: dict[str, Path] = {}
+    for name, _ in bench.images:
+        found = [f for f in files if f.stem == Path(name).stem] or [
+            f for f in files if _base_stem(f.name) == _base_stem(name)
+        ]
+        if len(found) != 1:
+            what = (
+                "no LR file"
+                if not found
+                else f"{len(found)} LR files ({', '.join(f.name for f in found)})"
+            )
+            raise ValueError(f"bench {bench.name!r} image {name}: {what} in {folder}")
+        mapping[name] = found[0]
+    return folder, mapping
+
+
+def _read_lr(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            return _to_rgb(img, str(path))
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"cannot read LR image {path}: {err}") from err
+
+
+def _pair(
+    name: str, hr: np.ndarray, scale: int, bench: str, lr_file: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(LR, HR): the given LR file with the HR cropped to its size x scale, or HR mod-cropped to
+    the scale and its MATLAB bicubic LR."""
+    h, w = hr.shape[:2]
+    if lr_file is None:
+        hr = hr[: h - h % scale, : w - w % scale]
+        if min(hr.shape[:2]) < scale * 4:
+            raise ValueError(f"bench {bench!r} image {name}: {h}x{w} is too small for x{scale}")
+        return imresize(hr, 1.0 / scale), hr
+    lr = _read_lr(lr_file)
+    lh, lw = lr.shape[:2]
+    if not (0 <= h - lh * scale < scale and 0 <= w - lw * scale < scale):
+        raise ValueError(
+            f"bench {bench!r} image {name}: LR {lr_file.name} is {lh}x{lw}, which is not the "
+            f"{h}x{w} HR divided by {scale}"
+        )
+    return lr, hr[: lh * scale, : lw * scale]
+
+
 def _evaluate_bench(
     upscaler: Upscaler,
     bench: _Bench,
@@ -725,6 +812,8 @@ def _evaluate_bench(
     self_ensemble: bool,
     y_uint8: bool,
     save_images: bool,
+    lr_files: Mapping[str, Path] | None = None,
+    gray_as_gray: bool = False,
 ) -> BenchScore:
     from tqdm.auto import tqdm
 
@@ -741,18 +830,19 @@ def _evaluate_bench(
             if name in done:
                 scores.append(done[name])
                 continue
-            hr = load()
-            h, w = hr.shape[:2]
-            hr = hr[: h - h % scale, : w - w % scale]
-            if min(hr.shape[:2]) < scale * 4:
-                raise ValueError(
-                    f"bench {bench.name!r} image {name}: {h}x{w} is too small for x{scale}"
-                )
-            lr = imresize(hr, 1.0 / scale)
+            lr, hr = _pair(
+                name, load(), scale, bench.name, None if lr_files is None else lr_files[name]
+            )
             sr = upscale_image(
                 upscaler, lr, tile=tile, tile_pad=tile_pad, self_ensemble=self_ensemble
             )
-            psnr, ssim = calculate_psnr_ssim(sr, hr, scale, test_y_channel=True, y_uint8=y_uint8)
+            if gray_as_gray and bench.is_gray(name):
+                scored_sr, scored_hr = np.rint(sr.mean(axis=2)).astype(np.uint8), hr[..., 0]
+            else:
+                scored_sr, scored_hr = sr, hr
+            psnr, ssim = calculate_psnr_ssim(
+                scored_sr, scored_hr, scale, test_y_channel=True, y_uint8=y_uint8
+            )
             if save_images:
                 Image.fromarray(sr).save(image_dir / _output_name(name))
             score = ImageScore(name, psnr, ssim)
@@ -787,6 +877,8 @@ def evaluate_model(
     name: str | None = None,
     device: str = "auto",
     save_images: bool = False,
+    lr_root: Path | None = None,
+    gray_as_gray: bool = False,
 ) -> Report:
     """Evaluate ``model`` (``bicubic`` or a spandrel-loadable checkpoint) on ``benches`` and write
     ``out_dir/report.{md,csv,json}`` (one row); resumes from ``out_dir/scores`` when rerun.
@@ -795,7 +887,11 @@ def evaluate_model(
     match). ``training_dataset`` and ``num_train_images`` fill the table's label columns; ``name``
     replaces the model's display name (default: ``Bicubic`` or the checkpoint's file stem).
     ``save_images`` also writes the SR outputs to ``out_dir/images/<bench>/<image>.png`` (``.png``
-    appended to the image's file name unless it ends so).
+    appended to the image's file name unless it ends so). ``lr_root`` scores on given LR files
+    (official LR sets, BD/DN degradations) instead of making LR from HR: ``lr_root/<bench>/``, or
+    ``lr_root`` itself for one benchmark, matched to the HR images by name. ``gray_as_gray`` scores
+    one-channel HR images on their gray values, as MATLAB scripts do, instead of on Y of the
+    replicated RGB.
     """
     if not benches:
         raise ValueError("benches must name at least one benchmark")
@@ -823,16 +919,30 @@ def evaluate_model(
         "self_ensemble": self_ensemble,
         "y_uint8": y_uint8,
         "crop_border": upscaler.scale,
+        "gray": GRAY_AS_GRAY if gray_as_gray else GRAY_AS_RGB,
+        "lr": "given LR files" if lr_root is not None else "MATLAB bicubic of the mod-cropped HR",
         "gasr_hf_version": __version__,
     }
     resolved = [
         _resolve_bench(b, None if bench_root is None else Path(bench_root)) for b in benches
     ]
+    if lr_root is not None and not Path(lr_root).is_dir():
+        raise FileNotFoundError(f"lr_root {lr_root}: no such folder")
     sources: dict[str, dict[str, str]] = {}
+    lr_maps: dict[str, dict[str, Path]] = {}
     for bench in resolved:
         if not bench.images:
             raise ValueError(f"bench {bench.name!r} has no images")
         sources[bench.name] = {"source": bench.source, "images_sha256": bench.fingerprint()}
+        if lr_root is not None:
+            folder, lr_maps[bench.name] = _lr_files(bench, Path(lr_root), len(resolved) == 1)
+            digest = hashlib.sha256()
+            for name, path in lr_maps[bench.name].items():
+                digest.update(json.dumps([name, sha256_file(path)]).encode() + b"\n")
+            sources[bench.name] |= {
+                "lr_source": str(folder.resolve()),
+                "lr_sha256": digest.hexdigest(),
+            }
     _check_run(
         out_dir, settings, {_file_key(b): {"bench": b, **entry} for b, entry in sources.items()}
     )
@@ -846,6 +956,8 @@ def evaluate_model(
             self_ensemble=self_ensemble,
             y_uint8=y_uint8,
             save_images=save_images,
+            lr_files=lr_maps.get(bench.name),
+            gray_as_gray=gray_as_gray,
         )
         for bench in resolved
     )

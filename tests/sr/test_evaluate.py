@@ -445,3 +445,69 @@ def test_dataset_bench_with_a_name_twice_is_refused(bench_root: Path, tmp_path: 
     ds.to_parquet(tmp_path / "twice" / "test.parquet")
     with pytest.raises(ValueError, match=r"row 1: file_name 'same.png' appears twice"):
         evaluate_model("bicubic", [str(tmp_path / "twice")], None, 4, tmp_path / "out")
+
+
+def test_given_lr_files_score_as_the_matlab_lr_they_are(
+    shared_benchmarks: Path, tmp_path: Path
+) -> None:
+    """Set5's MATLAB-made LRBI_x2 files give the scores of LR made from HR (our resize is
+    MATLAB's); LR files of another degradation give others, and the report says which LR it used."""
+    root = shared_benchmarks / "Set5_MATLAB"
+    made = evaluate_model("bicubic", ["HR_x2"], root, 2, tmp_path / "made", device="cpu")
+    given = evaluate_model(
+        "bicubic", ["HR_x2"], root, 2, tmp_path / "given", device="cpu", lr_root=root / "LRBI_x2"
+    )
+    assert _scores(given, "HR_x2") == _scores(made, "HR_x2")
+    assert "LR: given LR files" in given.to_markdown()
+    blurred = tmp_path / "LRBD" / "HR_x2"
+    blurred.mkdir(parents=True)
+    for path in sorted((root / "LRBI_x2").iterdir()):
+        lr = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        noisy = (lr + np.random.default_rng(0).integers(-8, 9, lr.shape)).clip(0, 255)
+        Image.fromarray(noisy.astype(np.uint8)).save(blurred / path.name.replace("LRBI", "LRDN"))
+    other = evaluate_model(
+        "bicubic", ["HR_x2"], root, 2, tmp_path / "dn", device="cpu", lr_root=tmp_path / "LRBD"
+    )
+    assert other.rows[0].scores[0].psnr < made.rows[0].scores[0].psnr - 0.5
+    with pytest.raises(ValueError, match="other settings"):
+        evaluate_model(
+            "bicubic",
+            ["HR_x2"],
+            root,
+            2,
+            tmp_path / "made",
+            device="cpu",
+            lr_root=tmp_path / "LRBD",
+        )
+
+
+def test_lr_files_that_do_not_fit_are_named(bench_root: Path, tmp_path: Path) -> None:
+    lr = tmp_path / "lr"
+    lr.mkdir()
+    Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(lr / "a.png")
+    with pytest.raises(ValueError, match=r"image b.png: no LR file in"):
+        evaluate_model("bicubic", ["tiny"], bench_root, 4, tmp_path / "x", device="cpu", lr_root=lr)
+    Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(lr / "b_LRBI_x4.png")
+    with pytest.raises(ValueError, match=r"image a.png: LR a.png is 5x5, which is not the 83x70 HR divided by 4"):
+        evaluate_model("bicubic", ["tiny"], bench_root, 4, tmp_path / "y", device="cpu", lr_root=lr)
+
+
+def test_gray_as_gray_scores_set14_as_matlab_scripts_do(
+    shared_benchmarks: Path, tmp_path: Path
+) -> None:
+    rgb = evaluate_model("bicubic", ["Set14"], shared_benchmarks, 4, tmp_path / "rgb", device="cpu")
+    gray = evaluate_model(
+        "bicubic",
+        ["Set14"],
+        shared_benchmarks,
+        4,
+        tmp_path / "gray",
+        device="cpu",
+        gray_as_gray=True,
+    )
+    by_name = lambda r: {s.image: s for s in r.rows[0].scores[0].per_image}  # noqa: E731
+    changed = {n for n, s in by_name(gray).items() if s != by_name(rgb)[n]}
+    assert changed == {"bridge.png"}
+    assert gray.rows[0].scores[0].psnr == pytest.approx(25.997, abs=0.0005)
+    assert gray.rows[0].scores[0].ssim == pytest.approx(0.7029, abs=0.00005)
+    assert "one-channel images scored on their gray values" in gray.to_markdown()
