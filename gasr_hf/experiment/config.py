@@ -215,7 +215,10 @@ def check_inputs(config: ExperimentConfig, runs: Sequence[Run]) -> list[str]:
         problems.append(f"bench_root {config.bench_root}: no such folder")
     elif config.bench_root is not None:
         for bench in config.benches:
-            if not (Path(config.bench_root) / bench).exists() and not Path(bench).exists():
+            # Names with '/' or ':' may be datasets (Hub ids, 'repo:split'): gasr eval resolves them.
+            folder_like = "/" not in bench and ":" not in bench
+            here = (Path(config.bench_root) / bench).exists() or Path(bench).exists()
+            if folder_like and not here:
                 problems.append(f"benches: {bench!r} not found under {config.bench_root}")
     for real in (config.data or {}).get("real") or ():
         folder = real.get("folder") if isinstance(real, Mapping) else None

@@ -151,6 +151,13 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         "by seed and image; 95% bootstrap interval over seeds and images; verdict `better` / "
         "`worse` only when the interval excludes 0 and every seed agrees.",
         "",
+        "Training: "
+        + "; ".join(
+            f"{e['recipe']} on {e['name']} {e['train_seconds'] / 60:.1f} min"
+            for e in report["sets"]
+        )
+        + f" (all seeds, {report['sets'][0]['steps']} steps a run).",
+        "",
         "| Recipe | Set | #Images | " + " | ".join(f"{b} ΔPSNR (dB)" for b in benches) + " |",
         "|---|---|---:|" + "---|" * len(benches),
     ]

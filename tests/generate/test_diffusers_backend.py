@@ -43,7 +43,13 @@ def test_tiny_pipeline_by_path_renders_one_image_per_row_from_its_seed(
     images = backend.render(rows[:2])
     assert [im.size for im in images] == [(32, 32), (32, 32)]
     again = backend.render([rows[1]])[0]
-    assert np.array_equal(np.asarray(images[1]), np.asarray(again))
+    # A row alone and in a batch of two: float32 matrix products may round differently with the
+    # row count (MKL on some CPUs), and classifier-free guidance doubles the batch, so allow what
+    # batching allows, one level; at a fixed batch the output is bitwise repeatable.
+    diff = np.abs(np.asarray(images[1], dtype=int) - np.asarray(again, dtype=int))
+    assert diff.max() <= 1
+    assert np.array_equal(np.asarray(backend.render([rows[1]])[0]), np.asarray(again))
+    assert np.array_equal(np.asarray(backend.render(rows[:2])[1]), np.asarray(images[1]))
     other = backend.render([{**rows[1], "seed": rows[1]["seed"] + 1}])[0]
     assert not np.array_equal(np.asarray(again), np.asarray(other))
     provenance = backend.provenance()
