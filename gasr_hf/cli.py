@@ -318,7 +318,8 @@ def _add_analysis_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--annotators",
         default="num_pixels,blockiness",
-        help="comma list of num_pixels, blockiness, num_segments, clip_embedding",
+        help="comma list of num_pixels, blockiness, fz_segments, png_bpp, hf_energy, "
+        "num_segments, clip_embedding",
     )
     p.add_argument("--sam-checkpoint", default=None, help="segment-anything checkpoint file")
     p.add_argument("--sam-model-type", default="vit_h", help="vit_h, vit_l or vit_b")

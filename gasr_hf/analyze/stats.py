@@ -1,5 +1,7 @@
 """The paper's Table 1 for annotated datasets: #Images, #Pixels (mean, millions), Blockiness
-(median), #Segments (mean), plus the DiverSeg estimate of JPEG quality.
+(median), #Segments (mean), plus the DiverSeg estimate of JPEG quality, and, where annotated, the
+offline complexity measures (Felzenszwalb segments, PNG bits per pixel, high-frequency energy; see
+:mod:`gasr_hf.annotate.complexity`), each a mean.
 
 Only the needed columns are read from the Parquet shards, never the images. Blockiness values that
 are not finite (flat images, images under 36 pixels a side) are left out of the median and counted.
@@ -36,6 +38,9 @@ HEADERS = (
     "#Segments (mean)",
     "JPEG quality (est.)",
 )
+COMPLEXITY_HEADERS = ("FZ segments (mean)", "PNG bpp (mean)", "HF energy (mean)")
+"""Shown when some dataset of the table has the column."""
+COMPLEXITY_COLUMNS = ("fz_segments", "png_bpp", "hf_energy")
 
 
 @dataclass(frozen=True)
@@ -49,12 +54,18 @@ class DatasetStats:
     jpeg_quality: float | None
     blockiness_not_finite: int
     """Rows whose blockiness is NaN/inf or null (left out of the median and the estimate)."""
+    mean_fz_segments: float | None = None
+    mean_png_bpp: float | None = None
+    mean_hf_energy: float | None = None
 
-    def cells(self) -> list[str]:
+    def complexity(self) -> tuple[float | None, ...]:
+        return (self.mean_fz_segments, self.mean_png_bpp, self.mean_hf_energy)
+
+    def cells(self, complexity: bool = False) -> list[str]:
         def show(value: float | None, digits: int) -> str:
             return "n/a" if value is None else f"{value:.{digits}f}"
 
-        return [
+        cells = [
             self.dataset,
             str(self.images),
             show(self.mean_megapixels, 2),
@@ -62,6 +73,9 @@ class DatasetStats:
             show(self.mean_segments, 1),
             show(self.jpeg_quality, 1),
         ]
+        if complexity:
+            cells += [show(v, d) for v, d in zip(self.complexity(), (1, 2, 2), strict=True)]
+        return cells
 
 
 def read_columns(folder: str | Path, wanted: Sequence[str]) -> tuple[int, dict[str, list[Any]]]:
@@ -99,6 +113,11 @@ def _mean(values: list[Any]) -> float | None:
     return float(np.mean(present)) if present else None
 
 
+def _finite_mean(values: list[Any]) -> float | None:
+    present = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(present)) if present else None
+
+
 def dataset_stats(
     folder: str | Path,
     *,
@@ -112,7 +131,15 @@ def dataset_stats(
     Columns a dataset lacks give ``None`` (``n/a`` in the table).
     """
     folder = Path(folder)
-    wanted = ("source", "num_pixels", "width", "height", "blockiness", "num_segments")
+    wanted = (
+        "source",
+        "num_pixels",
+        "width",
+        "height",
+        "blockiness",
+        "num_segments",
+        *COMPLEXITY_COLUMNS,
+    )
     images, columns = read_columns(folder, wanted)
     if name is None:
         name = _name_from(folder, columns.get("source", []))
@@ -138,6 +165,10 @@ def dataset_stats(
             except ValueError as err:
                 logger.warning("%s: no JPEG-quality estimate: %s", name, err)
     segments = _mean(columns["num_segments"]) if "num_segments" in columns else None
+    complexity = {
+        column: _finite_mean(columns[column]) if column in columns else None
+        for column in COMPLEXITY_COLUMNS
+    }
     return DatasetStats(
         dataset=name,
         path=str(folder),
@@ -147,15 +178,29 @@ def dataset_stats(
         mean_segments=segments,
         jpeg_quality=quality,
         blockiness_not_finite=not_finite,
+        mean_fz_segments=complexity["fz_segments"],
+        mean_png_bpp=complexity["png_bpp"],
+        mean_hf_energy=complexity["hf_energy"],
     )
 
 
+def _has_complexity(rows: Sequence[DatasetStats]) -> bool:
+    return any(v is not None for row in rows for v in row.complexity())
+
+
+def headers(rows: Sequence[DatasetStats]) -> tuple[str, ...]:
+    """Table 1's columns for ``rows``: the complexity measures only where some row has them."""
+    return HEADERS + COMPLEXITY_HEADERS if _has_complexity(rows) else HEADERS
+
+
 def format_markdown(rows: Sequence[DatasetStats]) -> str:
+    names = headers(rows)
+    extra = _has_complexity(rows)
     lines = [
-        "| " + " | ".join(HEADERS) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(HEADERS) - 1)) + "|",
+        "| " + " | ".join(names) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(names) - 1)) + "|",
     ]
-    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    lines += ["| " + " | ".join(row.cells(extra)) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -189,8 +234,8 @@ def table1(
     (out_dir / f"{TABLE_NAME}.md").write_text(format_markdown(rows), encoding="utf-8")
     with (out_dir / f"{TABLE_NAME}.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(HEADERS)
-        writer.writerows(row.cells() for row in rows)
+        writer.writerow(headers(rows))
+        writer.writerows(row.cells(_has_complexity(rows)) for row in rows)
     record = {
         "basis": None if basis is None else basis.source,
         "threshold": threshold,

@@ -1,8 +1,10 @@
-"""The annotate stage: ingest image folders, and add ``num_pixels``, ``blockiness``, ``num_segments``
-and ``clip_embedding`` columns. Importing this package loads no torch, transformers or SAM."""
+"""The annotate stage: ingest image folders, and add ``num_pixels``, ``blockiness``, the offline
+complexity measures ``fz_segments``, ``png_bpp`` and ``hf_energy``, ``num_segments`` and
+``clip_embedding`` columns. Importing this package loads no torch, transformers or SAM."""
 
 from gasr_hf.annotate.blockiness import Blockiness, blockiness
 from gasr_hf.annotate.clip import ClipConfig, ClipEmbedding
+from gasr_hf.annotate.complexity import FzSegments, HfEnergy, PngBpp
 from gasr_hf.annotate.ingest import IngestReport, ingest_folder, read_image
 from gasr_hf.annotate.pixels import NumPixels, num_pixels
 from gasr_hf.annotate.run import ANNOTATORS, annotate, build_annotators
@@ -14,9 +16,12 @@ __all__ = [
     "Blockiness",
     "ClipConfig",
     "ClipEmbedding",
+    "FzSegments",
+    "HfEnergy",
     "IngestReport",
     "NumPixels",
     "NumSegments",
+    "PngBpp",
     "SamArchitecture",
     "SegmentConfig",
     "annotate",

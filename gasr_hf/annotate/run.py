@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from gasr_hf.annotate.blockiness import Blockiness
 from gasr_hf.annotate.clip import ClipConfig, ClipEmbedding
+from gasr_hf.annotate.complexity import FzSegments, HfEnergy, PngBpp
 from gasr_hf.annotate.pixels import NumPixels, decode_images
 from gasr_hf.annotate.segments import NumSegments, SegmentConfig
 from gasr_hf.files import parquet_files
@@ -30,7 +31,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ANNOTATORS = ("num_pixels", "blockiness", "num_segments", "clip_embedding")
+ANNOTATORS = (
+    "num_pixels",
+    "blockiness",
+    "fz_segments",
+    "png_bpp",
+    "hf_energy",
+    "num_segments",
+    "clip_embedding",
+)
 DEFAULT_ANNOTATORS = ("num_pixels", "blockiness")
 MODEL_ANNOTATORS = frozenset({"num_segments", "clip_embedding"})
 """The annotators that run a torch model (and need a device)."""
@@ -107,6 +116,9 @@ class _ParquetRows:
         return pa.concat_tables(pieces)
 
 
+_OFFLINE_MEASURES = {"fz_segments": FzSegments, "png_bpp": PngBpp, "hf_energy": HfEnergy}
+
+
 def build_annotators(
     names: Sequence[str],
     *,
@@ -129,6 +141,8 @@ def build_annotators(
             built.append(NumPixels(image_column))
         elif name == "blockiness":
             built.append(Blockiness(image_column))
+        elif name in _OFFLINE_MEASURES:
+            built.append(_OFFLINE_MEASURES[name](image_column))
         elif name == "num_segments":
             if sam is None:
                 raise ValueError(

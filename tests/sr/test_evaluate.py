@@ -488,7 +488,9 @@ def test_lr_files_that_do_not_fit_are_named(bench_root: Path, tmp_path: Path) ->
     with pytest.raises(ValueError, match=r"image b.png: no LR file in"):
         evaluate_model("bicubic", ["tiny"], bench_root, 4, tmp_path / "x", device="cpu", lr_root=lr)
     Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(lr / "b_LRBI_x4.png")
-    with pytest.raises(ValueError, match=r"image a.png: LR a.png is 5x5, which is not the 83x70 HR divided by 4"):
+    with pytest.raises(
+        ValueError, match=r"image a.png: LR a.png is 5x5, which is not the 83x70 HR divided by 4"
+    ):
         evaluate_model("bicubic", ["tiny"], bench_root, 4, tmp_path / "y", device="cpu", lr_root=lr)
 
 
