@@ -28,7 +28,9 @@ FORMAT = "gasr_hf.experiment/1"
 
 
 def count_images(sources: Sequence[SourceConfig]) -> int | None:
-    """Rows of the sources' Parquet files (our layout or globs); None for other sources."""
+    """Images in the sources' Parquet files (our layout or globs): rows, or for tiles
+    (``gasr tile``) the distinct source images they were cut from; None for other sources."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     total = 0
@@ -40,7 +42,13 @@ def count_images(sources: Sequence[SourceConfig]) -> int | None:
             files = [Path(f) for f in sorted(glob.glob(source.path))]
         else:
             return None
-        total += sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        cut_from: set[int] = set()
+        if files and "source_row" in pq.read_schema(files[0]).names:
+            for f in files:
+                column = pq.read_table(f, columns=["source_row"]).column(0)
+                cut_from.update(pc.drop_null(column).to_pylist())
+        # A repository shares one schema across configs: untiled rows hold a null source_row.
+        total += len(cut_from) or sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     return total
 
 
@@ -173,7 +181,9 @@ def to_markdown(report: Mapping[str, Any]) -> str:
                     f"{b['seeds_positive']}/{len(seeds)} seeds > 0, **{b['verdict']}**"
                 )
         images = "–" if entry["num_images"] is None else str(entry["num_images"])
-        lines.append(f"| {entry['recipe']} | {entry['name']} | {images} | " + " | ".join(cells))
+        lines.append(
+            f"| {entry['recipe']} | {entry['name']} | {images} | " + " | ".join(cells) + " |"
+        )
     for bench in benches:
         lines += [
             "",

@@ -257,7 +257,8 @@ def upscale_image(
         return _run_tiled(upscaler.fn, t, upscaler.scale, tile, tile_pad)
 
     with torch.inference_mode():
-        x = torch.from_numpy(np.ascontiguousarray(lr)).permute(2, 0, 1)[None]
+        # A copy: arrays from PIL are read-only, which torch.from_numpy warns about.
+        x = torch.from_numpy(np.array(lr, order="C")).permute(2, 0, 1)[None]
         x = x.to(upscaler.device, dtype=torch.float32) / 255.0
         if upscaler.dtype != "fp32":
             x = x.to({"fp16": torch.float16, "bf16": torch.bfloat16}[upscaler.dtype])
