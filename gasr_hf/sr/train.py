@@ -1,9 +1,9 @@
 """Train RCAN, HAT or MambaIR-light on GASR data with one ``accelerate.Accelerator``.
 
 The loop follows the papers' recipes (``examples/configs/*_x4.yaml``): L1 loss, Adam, MultiStepLR,
-an exponential moving average (EMA) of the weights with a warm-up (decay ``min(d, (1 + t) / (10 + t))``
-after step t, so that a short run's EMA is not still mostly its random start), x4 bicubic pairs with dihedral augmentation
-streamed by :mod:`gasr_hf.sr.data`. Accelerate brings multi-GPU, mixed precision, gradient
+an exponential moving average (EMA) of the weights with a warm-up (decay
+``min(d, (1 + t) / (10 + t))`` after step t, so that a short run's EMA is not still mostly its random
+start), x4 bicubic pairs with dihedral augmentation streamed by :mod:`gasr_hf.sr.data`. Accelerate brings multi-GPU, mixed precision, gradient
 accumulation, checkpoints and trackers; the same function runs single-process (``gasr train``) or
 under ``accelerate launch examples/train_sr.py``.
 
@@ -265,8 +265,8 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
     """Apply ``KEY=VALUE`` overrides to a config mapping; VALUE is parsed as YAML.
 
     Dotted keys reach into mappings: ``model_args.n_feats=32``. Only ``true`` and ``false`` are
-    booleans (YAML 1.2), so ``mixed_precision=no`` stays the string ``"no"``. A malformed override raises
-    ``ValueError`` naming it; unknown keys are caught later, by :func:`load_train_config`.
+    booleans (YAML 1.2), so ``mixed_precision=no`` stays the string ``"no"``. A malformed override
+    raises ``ValueError`` naming it; unknown keys are caught later, by :func:`load_train_config`.
     """
     import yaml
 
