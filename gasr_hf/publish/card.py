@@ -1,5 +1,5 @@
 """The dataset card: README.md with YAML metadata (``DatasetCardData``) and a body rendered from
-``dataset_card/README.template.md``.
+``gasr_hf/publish/card_template.md`` (``dataset_card/README.template.md`` links to it).
 
 The README is the repository's state. ``assemble_repo`` writes its ``configs`` and ``dataset_info``;
 ``write_card`` adds the licence, tags and the card inputs (``gasr_card``, a :class:`CardInfo`) and
@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 README = "README.md"
 FIGURES_DIR = "figures"
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "dataset_card" / "README.template.md"
+TEMPLATE_PATH = Path(__file__).with_name("card_template.md")
+"""Package data, so a wheel install writes cards too; ``dataset_card/README.template.md`` links here."""
 SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 
 FLUX_DEV_LICENSE_NAME = "flux-1-dev-non-commercial-license"
