@@ -797,6 +797,12 @@ def train(
     # Same initial weights on every rank (above); from here each rank draws its own random numbers
     # (drop path), while the data order stays set by the stream's seed, rank and position.
     set_seed(config.seed + accelerator.process_index)
+    if accelerator.num_processes > 1:
+        logger.info(
+            "rank %d draws its random numbers from seed %d",
+            accelerator.process_index,
+            config.seed + accelerator.process_index,
+        )
     ema.to(accelerator.device)
     loader = _build_loader(config, accelerator, micro_batch)
     accelerator.register_for_checkpointing(ema, _LoaderState(loader, accelerator))

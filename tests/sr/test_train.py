@@ -421,6 +421,9 @@ def test_two_processes_resume_exactly(tmp_path, gasr_folder):
         ]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
+        # Same initial weights on both ranks, then each rank its own random numbers (drop path).
+        for rank in (0, 1):
+            assert f"rank {rank} draws its random numbers from seed {rank}" in done.stderr
 
     straight = tmp_path / "straight"
     launch(straight)
