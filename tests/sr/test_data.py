@@ -366,3 +366,24 @@ def test_tiles_hold_the_pixels_the_stream_decodes(tmp_path: Path) -> None:
         assert np.array_equal(tile, decoded[name][y : y + 16, x : x + 16]), name
         seen.add(name)
     assert seen == set(cases)
+
+
+def test_epoch_ends_do_not_pause_for_five_seconds(tmp_path: Path, monkeypatch) -> None:
+    """datasets sleeps SLEEP_TIME_ON_THREADS_SHUTDOWN (5 s) whenever a multi-shard Parquet stream
+    closes; a repeating stream closes one every epoch, so it caps that pause, and restores it."""
+    import datasets.iterable_dataset as iterable
+
+    monkeypatch.setattr(datasets.config, "SLEEP_TIME_ON_THREADS_SHUTDOWN", 5)
+    slept: list[float] = []
+    monkeypatch.setattr(iterable.time, "sleep", lambda seconds: slept.append(seconds))
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    for shard, images in enumerate((_noise(3, seed=1), _noise(3, seed=2))):
+        ds = _dataset(tmp_path, images, name=f"src{shard}")
+        ds.to_parquet(str(folder / f"train-{shard:05d}-of-00002.parquet"))
+    config = SRPairConfig(scale=2, hr_size=16, shuffle_buffer=4)
+    stream = SRPairStream(str(folder / "train-*.parquet"), config)
+    items = list(itertools.islice(iter(stream), 20))  # more than three epochs of 6 images
+    assert {item["epoch"] for item in items} >= {0, 1, 2}
+    assert slept and max(slept) <= 0.1
+    assert datasets.config.SLEEP_TIME_ON_THREADS_SHUTDOWN == 5
