@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from gasr_hf.annotate._models import cached, resolve_device
 from gasr_hf.annotate.pixels import MapAnnotator, RowResults, annotate_rows, to_rgb
+from gasr_hf.placement import cached, place, single_thread_in_forked_worker
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,9 @@ class ClipEmbedding(MapAnnotator):
     column: ClassVar[str] = "clip_embedding"
 
     def loaded(self, rank: int | None = None) -> LoadedClip:
-        device = resolve_device(self.device, rank)
+        device = place(self.device, self.config.dtype, rank=rank).device
+        if device == "cpu":
+            single_thread_in_forked_worker()
         return cached(("clip", self.config, device), lambda: load_clip(self.config, device))
 
     def feature(self) -> Any:

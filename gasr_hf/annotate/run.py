@@ -197,9 +197,10 @@ def annotate(
         raise ValueError(f"{in_dir} already has column(s) {present}; annotate only new columns")
 
     if MODEL_ANNOTATORS.intersection(annotators):
-        from gasr_hf.annotate._models import resolve_device
+        from gasr_hf.placement import accelerate_active, place
 
-        device = resolve_device(device, rank)
+        # Under a launcher accelerate's device; a hand-sharded run (--rank) takes cuda:rank.
+        device = place(device, rank=None if accelerate_active() else rank).device
     built = build_annotators(
         annotators, sam=sam, clip=clip, device=device, image_column=image_column
     )

@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from gasr_hf.annotate._models import cached, file_sha256, resolve_device
+from gasr_hf.annotate._models import file_sha256
 from gasr_hf.annotate.pixels import MapAnnotator, RowResults, annotate_rows, to_rgb
+from gasr_hf.placement import cached, place, single_thread_in_forked_worker
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +261,9 @@ class NumSegments(MapAnnotator):
         }
 
     def generator(self, rank: int | None = None) -> Any:
-        device = resolve_device(self.device, rank)
+        device = place(self.device, rank=rank).device
+        if device == "cpu":
+            single_thread_in_forked_worker()
         return cached(("sam", self.config, device), lambda: _generator(self.config, device))
 
     def compute(self, images: list[Image.Image], rank: int | None = None) -> list[int]:

@@ -11,6 +11,7 @@ from gasr_hf.generate.backend import (
     create_backend,
     derive_seed,
 )
+from gasr_hf.generate.mapped import GenerateImages
 from gasr_hf.generate.runner import REPORT_NAME, generate
 from gasr_hf.generate.samples import make_sample_grid
 
@@ -19,6 +20,7 @@ __all__ = [
     "REPORT_NAME",
     "Backend",
     "BackendConfig",
+    "GenerateImages",
     "bad_output_reason",
     "create_backend",
     "derive_seed",

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from gasr_hf.generate.backend import BAD_OUTPUT_KEY, Backend, BackendConfig, library_versions
+from gasr_hf.placement import place
 
 logger = logging.getLogger(__name__)
 
@@ -160,11 +161,7 @@ class DiffusersBackend(Backend):
         return pipe
 
     def _device(self) -> str:
-        if self.config.device is not None:
-            return self.config.device
-        from accelerate import PartialState
-
-        return str(PartialState().device)
+        return place(self.config.device, self.config.dtype).device
 
     def render(self, rows: Sequence[Mapping[str, Any]]) -> list[Image.Image]:
         import torch

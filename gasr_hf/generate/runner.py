@@ -87,21 +87,14 @@ def _load_prompts(prompts: str | Path | datasets.Dataset) -> datasets.Dataset:
     return source
 
 
-class _ChunkGenerator:
-    """The ``process`` callable of :func:`run_chunks`: render, check, retry, encode one chunk."""
+class _Renderer:
+    """Render prompt rows with the output checks and retries; one per process."""
 
     def __init__(
-        self,
-        backend: Backend,
-        features: datasets.Features,
-        row_of: Mapping[str, int],
-        max_attempts: int,
-        min_std: float,
-        bar_position: int,
+        self, backend: Backend, max_attempts: int, min_std: float, bar_position: int | None
     ) -> None:
+        """``bar_position`` ``None``: no progress bar of its own (``datasets.map`` shows one)."""
         self.backend = backend
-        self.features = features
-        self.row_of = row_of
         self.max_attempts = max_attempts
         self.min_std = min_std
         self.bar_position = bar_position
@@ -131,22 +124,27 @@ class _ChunkGenerator:
             )
         return images
 
-    def __call__(self, chunk: datasets.Dataset) -> ChunkResult:
-        import datasets
+    def rows(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any] | None], list[str]]:
+        """For each row its output record (prompt columns, image, size and provenance), or
+        ``None`` with the reason in the second list (``""`` for rows that rendered)."""
         from tqdm.auto import tqdm
 
         if not self.prepared:
             # Loading errors (absent weights, a bad option) stop the run, not fail every row.
             self.backend.prepare()
             self.prepared = True
-        rows = chunk.to_list()
         done: dict[int, tuple[bytes, int, int]] = {}
         errored: set[int] = set()
         reasons: dict[int, list[str]] = {i: [] for i in range(len(rows))}
         config = self.backend.config
         size = (config.width, config.height)
         with tqdm(
-            total=len(rows), desc="images", unit="img", leave=False, position=self.bar_position
+            total=len(rows),
+            desc="images",
+            unit="img",
+            leave=False,
+            position=self.bar_position,
+            disable=self.bar_position is None,
         ) as bar:
             for attempt in range(1, self.max_attempts + 1):
                 todo = [i for i in range(len(rows)) if i not in done and i not in errored]
@@ -181,8 +179,8 @@ class _ChunkGenerator:
                         else:
                             reasons[i].append(f"attempt {attempt} (seed {seed}): {reason}")
         provenance = self.backend.provenance()
-        out: dict[str, list[Any]] = {name: [] for name in self.features}
-        failures = []
+        records: list[dict[str, Any] | None] = []
+        errors: list[str] = []
         for i, row in enumerate(rows):
             if i not in done:
                 what = (
@@ -190,29 +188,54 @@ class _ChunkGenerator:
                     if i in errored
                     else f"bad output after {self.max_attempts} attempts"
                 )
-                failures.append(
-                    {
-                        "row": self.row_of[row["prompt_id"]],
-                        "id": row["prompt_id"],
-                        "error": f"{what}: " + "; ".join(reasons[i]),
-                    }
-                )
+                records.append(None)
+                errors.append(f"{what}: " + "; ".join(reasons[i]))
                 continue
             png, seed, attempt_used = done[i]
-            record = {
-                **row,
-                **provenance,
-                "image": {"bytes": png, "path": None},
-                "width": size[0],
-                "height": size[1],
-                "source": SOURCE,
-                "seed_used": seed,
-                "attempt": attempt_used,
-            }
-            for name in self.features:
-                out[name].append(record[name])
+            records.append(
+                {
+                    **row,
+                    **provenance,
+                    "image": {"bytes": png, "path": None},
+                    "width": size[0],
+                    "height": size[1],
+                    "source": SOURCE,
+                    "seed_used": seed,
+                    "attempt": attempt_used,
+                }
+            )
+            errors.append("")
         self.images += len(done)
-        return ChunkResult(datasets.Dataset.from_dict(out, features=self.features), failures)
+        return records, errors
+
+
+def _columns(records: list[dict[str, Any]], features: datasets.Features) -> datasets.Dataset:
+    import datasets
+
+    out = {name: [record[name] for record in records] for name in features}
+    return datasets.Dataset.from_dict(out, features=features)
+
+
+class _ChunkGenerator:
+    """The ``process`` callable of :func:`run_chunks`: render, check, retry, encode one chunk."""
+
+    def __init__(
+        self, renderer: _Renderer, features: datasets.Features, row_of: Mapping[str, int]
+    ) -> None:
+        self.renderer = renderer
+        self.features = features
+        self.row_of = row_of
+
+    def __call__(self, chunk: datasets.Dataset) -> ChunkResult:
+        rows = chunk.to_list()
+        records, errors = self.renderer.rows(rows)
+        failures = [
+            {"row": self.row_of[row["prompt_id"]], "id": row["prompt_id"], "error": error}
+            for row, record, error in zip(rows, records, errors, strict=True)
+            if record is None
+        ]
+        kept = [record for record in records if record is not None]
+        return ChunkResult(_columns(kept, self.features), failures)
 
 
 def read_provenance(out_dir: str | Path) -> dict[str, Any] | None:
@@ -276,9 +299,8 @@ def generate(
 
     state = PartialState()
     rank, world_size = state.process_index, state.num_processes
-    process = _ChunkGenerator(
-        backend, output_features(source.features), row_of, max_attempts, min_std, world_size + rank
-    )
+    renderer = _Renderer(backend, max_attempts, min_std, world_size + rank)
+    process = _ChunkGenerator(renderer, output_features(source.features), row_of)
     meta = {
         "stage": "generate",
         "backend_config": config.pixel_settings(),
@@ -312,11 +334,11 @@ def generate(
         "this_run": {
             "rank": rank,
             "world_size": world_size,
-            "images": process.images,
-            "retried_rows": process.retried,
-            "render_errors": process.render_errors,
+            "images": renderer.images,
+            "retried_rows": renderer.retried,
+            "render_errors": renderer.render_errors,
             "wall_seconds": round(wall, 3),
-            "images_per_second": round(process.images / wall, 4) if process.images else None,
+            "images_per_second": round(renderer.images / wall, 4) if renderer.images else None,
         },
         "failed_rows": shards.failures,
     }

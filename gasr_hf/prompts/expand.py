@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gasr_hf.placement import place
 from gasr_hf.prompts.corpus import (
     PAPER_BASE_DESCRIPTION,
     PAPER_TEMPLATE,
@@ -142,7 +143,7 @@ def load_text_generator(
             f"cannot load text-generation model {model!r}: {str(err).splitlines()[0]} "
             "(pass a local folder holding the model when the Hub is unreachable)"
         ) from err
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = place(device).device
     lm.to(device).eval()
     generator = torch.Generator(device=device).manual_seed(seed)
     calls = 0

@@ -39,6 +39,7 @@ from PIL import Image, UnidentifiedImageError
 
 from gasr_hf import __version__
 from gasr_hf.files import sha256_file, write_text_atomic
+from gasr_hf.placement import place
 from gasr_hf.sr.metrics import calculate_psnr_ssim
 from gasr_hf.sr.resize import imresize
 
@@ -86,18 +87,6 @@ class Upscaler:
     """The precision the model runs in (``fp32``, ``fp16`` or ``bf16``); inputs are cast to it."""
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"device {device!r} is not a torch device: {err}") from err
-    return device
-
-
 def _bicubic(scale: int) -> Callable[[torch.Tensor], torch.Tensor]:
     import torch
 
@@ -125,7 +114,7 @@ def load_upscaler(
         raise ValueError(f"scale must be a positive int, got {scale!r}")
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    device = _resolve_device(device)
+    device = place(device, dtype).device
     if model == "bicubic":
         if scale is None:
             raise ValueError("model 'bicubic' needs a scale (e.g. scale=4)")

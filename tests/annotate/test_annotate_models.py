@@ -176,22 +176,3 @@ def test_segment_config_from_command_line_overrides():
         segment_config("sam.pth", overrides=["points_per_side=many"])
     with pytest.raises(ValueError, match="model_type"):
         segment_config("sam.pth", "vit_x")
-
-
-def test_rank_picks_a_gpu_round_robin(monkeypatch):
-    import torch
-
-    from gasr_hf.annotate._models import resolve_device
-
-    assert resolve_device("cpu", 5) == "cpu"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    assert [resolve_device(None, r) for r in (None, 0, 1, 2, 3)] == [
-        "cuda:0",
-        "cuda:0",
-        "cuda:1",
-        "cuda:0",
-        "cuda:1",
-    ]
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_device(None, 3) == "cpu"
