@@ -206,17 +206,16 @@ class BuildResult:
 
 def build(config: BuildConfig) -> BuildResult:
     """Run every stage of ``config`` that is not finished yet; see the module docstring."""
-    from accelerate import PartialState
-
     from gasr_hf.analyze.stats import format_markdown, table1
     from gasr_hf.annotate import ClipConfig, annotate, ingest_folder
     from gasr_hf.annotate.segments import segment_config
     from gasr_hf.generate import REPORT_NAME, generate, make_sample_grid
     from gasr_hf.generate.runner import read_provenance
+    from gasr_hf.placement import process_state
     from gasr_hf.prompts import build_prompts, load_corpus, save_prompts
     from gasr_hf.publish import CardInfo, add_mixture, assemble_repo, write_card, write_manifest
 
-    state = PartialState()
+    state = process_state()
     rank, world_size = state.process_index, state.num_processes
     out = Path(config.out)
     work = out / ".gasr" / "build"

@@ -124,6 +124,26 @@ def _process_device() -> str:
     return "cpu"
 
 
+def process_state() -> Any:
+    """accelerate's ``PartialState`` for this process, a CPU-only launch included.
+
+    ``PartialState()`` alone treats processes that ``torchrun`` or ``accelerate launch`` started on a
+    machine without a GPU as separate single-process runs (only ``Accelerator`` reads
+    ``ACCELERATE_USE_CPU``), so every rank would do all the work; this asks for the multi-CPU state
+    there (gloo) instead.
+    """
+    import accelerate
+
+    launched = os.environ.get("LOCAL_RANK") is not None or int(os.environ.get("WORLD_SIZE", 1)) > 1
+    if launched and not accelerate_active():
+        import torch
+        from accelerate.utils import parse_flag_from_env
+
+        if parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available():
+            return accelerate.PartialState(cpu=True)
+    return accelerate.PartialState()
+
+
 def accelerate_active() -> bool:
     """Whether this process has set up accelerate's state (``PartialState`` or ``Accelerator``).
 

@@ -299,6 +299,8 @@ def run_chunks(
     for i in mine:
         for stale in tmp_dir.glob(f"{split}-{i:05d}.*"):
             stale.unlink()
+    if world_size > 1:
+        desc = f"{desc} [rank {rank}/{world_size}]"
     skipped = len(mine) - len(pending)
     if skipped:
         logger.info(

@@ -28,7 +28,7 @@ from gasr_hf.generate.backend import (
     create_backend,
     derive_seed,
 )
-from gasr_hf.shards import ChunkResult, run_chunks
+from gasr_hf.shards import ChunkResult, merge_report, run_chunks
 
 if TYPE_CHECKING:
     import datasets
@@ -281,7 +281,7 @@ def generate(
     Returns the run report, also written to ``out_dir/generation_report.json``; its
     ``provenance`` is read from the written rows.
     """
-    from accelerate import PartialState
+    from gasr_hf.placement import process_state
 
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -297,7 +297,7 @@ def generate(
     config = backend.config
     out_dir = Path(out_dir)
 
-    state = PartialState()
+    state = process_state()
     rank, world_size = state.process_index, state.num_processes
     renderer = _Renderer(backend, max_attempts, min_std, world_size + rank)
     process = _ChunkGenerator(renderer, output_features(source.features), row_of)
@@ -318,6 +318,24 @@ def generate(
         meta=meta,
     )
     wall = time.perf_counter() - began
+    this_run = {
+        "rank": rank,
+        "world_size": world_size,
+        "images": renderer.images,
+        "retried_rows": renderer.retried,
+        "render_errors": renderer.render_errors,
+        "wall_seconds": round(wall, 3),
+        "images_per_second": round(renderer.images / wall, 4) if renderer.images else None,
+    }
+    runs = [this_run]
+    if world_size > 1:
+        from accelerate.utils import gather_object
+
+        # Every rank's run, once all have finished; then the markers hold every rank's chunks.
+        runs = gather_object([this_run])
+        shards = merge_report(
+            out_dir, num_rows=len(source), chunk_size=chunk_size, meta=meta, writer=f"rank{rank}"
+        )
     images = shards.rows_out
     report = {
         "out_dir": str(out_dir),
@@ -331,18 +349,12 @@ def generate(
         "complete": shards.complete,
         "images_per_second": round(images / shards.seconds, 4) if shards.seconds else None,
         "seconds_per_image": round(shards.seconds / images, 4) if images else None,
-        "this_run": {
-            "rank": rank,
-            "world_size": world_size,
-            "images": renderer.images,
-            "retried_rows": renderer.retried,
-            "render_errors": renderer.render_errors,
-            "wall_seconds": round(wall, 3),
-            "images_per_second": round(renderer.images / wall, 4) if renderer.images else None,
-        },
+        "this_run": this_run,
+        "ranks": runs,
         "failed_rows": shards.failures,
     }
-    write_json_atomic(out_dir / REPORT_NAME, report, tmp_tag=f"rank{rank}")
+    if rank == 0:
+        write_json_atomic(out_dir / REPORT_NAME, report, tmp_tag=f"rank{rank}")
     logger.info(
         "generated %d/%d images (%d failures) into %s",
         images,
