@@ -110,8 +110,14 @@ def test_an_interrupted_build_continues_where_it_stopped(tmp_path, monkeypatch):
 
 def test_changed_data_settings_are_refused(tmp_path):
     build(tiny_config(tmp_path))
-    with pytest.raises(ValueError, match="stage 'prompts' was built with other settings"):
-        build(tiny_config(tmp_path, prompts={"corpus": "artwork", "n": 7, "seed": 0}))
+    config = tiny_config(tmp_path, prompts={"corpus": "artwork", "n": 7, "seed": 0})
+    marker = Path(config.out) / ".gasr" / "build" / "stages" / "prompts.json"
+    with pytest.raises(
+        ValueError, match=r"stage 'prompts' finished with other settings \(n: 6 -> 7\)"
+    ):
+        build(config)
+    with pytest.raises(ValueError, match=f"remove {marker}"):
+        build(config)
 
 
 def test_config_errors_name_the_key_and_file(tmp_path):
@@ -143,28 +149,30 @@ def test_ranks_wait_for_each_other_through_stage_markers(tmp_path):
     import threading
     import time
 
-    from gasr_hf.build import _Stages
+    from gasr_hf.graph import Stage, StageGraph
 
     order = []
-    rank1 = _Stages(tmp_path, rank=1, world_size=2)
-    rank0 = _Stages(tmp_path, rank=0, world_size=2)
 
-    def slow_rank0():
+    def slow_rank0(_):
         time.sleep(0.5)
         order.append("rank0 work")
         return 0
 
+    def graph(rank, work):
+        stage = Stage("generate", work, {"a": 1}, data=True, distributed=True)
+        return StageGraph([stage], tmp_path, rank=rank, world_size=2)
+
     def run_rank1():
-        rank1.run_distributed("generate", {"a": 1}, lambda: order.append("rank1 work") or 1)
+        graph(1, lambda _: order.append("rank1 work") or 1).run()
         order.append("rank1 past the barrier")
 
     thread = threading.Thread(target=run_rank1)
     thread.start()
-    assert rank0.run_distributed("generate", {"a": 1}, slow_rank0) == 0
+    assert graph(0, slow_rank0).run().ran == ("generate",)
     thread.join(timeout=30)
     assert order.index("rank1 past the barrier") > order.index("rank0 work")
-    assert (tmp_path / "generate@0-of-2.json").is_file()
-    assert (tmp_path / "generate@1-of-2.json").is_file()
+    for name in ("generate@0-of-2", "generate@1-of-2", "generate"):
+        assert (tmp_path / f"{name}.json").is_file()
 
 
 def _card_model(out: Path) -> str:
@@ -205,6 +213,7 @@ def test_a_rank_whose_generate_chunks_are_all_done_still_builds(tmp_path, monkey
 
     import accelerate
 
+    import gasr_hf.build
     from gasr_hf.generate import generate
     from gasr_hf.prompts import build_prompts, save_prompts
 
@@ -218,6 +227,7 @@ def test_a_rank_whose_generate_chunks_are_all_done_still_builds(tmp_path, monkey
             self.num_processes = 2
 
     monkeypatch.setattr(accelerate, "PartialState", TwoRanks)
+    monkeypatch.setattr(gasr_hf.build, "launch_rank", lambda: (getattr(local, "rank", 0), 2))
     config = tiny_config(tmp_path)
     work = Path(config.out) / ".gasr" / "build"
     save_prompts(build_prompts("artwork", 6, 0), work / "prompts")
