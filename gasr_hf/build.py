@@ -281,8 +281,8 @@ def _check_out(out: Path) -> list[str]:
         return []
     if not out.is_dir():
         return [f"out {out} is a file, not a folder"]
-    if (out / ".gasr" / "build").is_dir() or not any(out.iterdir()):
-        return []
+    if (out / ".gasr" / "build").is_dir() or all(p.name == ".gasr" for p in out.iterdir()):
+        return []  # a build, a new folder, or one whose lock a starting build has just taken
     return [
         f"out {out} holds other files and no gasr build (.gasr/build/): choose an empty or new "
         "folder"

@@ -162,6 +162,8 @@ class StageGraph:
             else:
                 changes = _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
                 statuses.append(StageStatus(stage.name, "stale", "; ".join(changes)))
+            if not pending and stage.name not in digests and stage.content is None:
+                digests[stage.name] = self.fingerprint(stage, digests)  # known before it runs
         return statuses
 
     # --- the run ----------------------------------------------------------------------------
