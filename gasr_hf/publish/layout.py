@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gasr_hf.files import parquet_files, write_json_atomic
+from gasr_hf.files import parquet_files, read_json_state, write_json_atomic
 
 if TYPE_CHECKING:
     import datasets
@@ -340,7 +340,7 @@ def assemble_repo(
                 marker = state / "assemble" / (rel + ".json")
                 stamp = _source_stamp(src, digest)
                 if dst.is_file() and marker.is_file():
-                    done = json.loads(marker.read_text(encoding="utf-8"))
+                    done = read_json_state(marker, ("rows",), "assemble marker")
                     if {k: done.get(k) for k in stamp} == stamp:
                         rows[config] += done["rows"]
                         skipped += 1
