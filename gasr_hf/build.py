@@ -88,6 +88,8 @@ class MixtureSettings:
     name: str
     sources: dict[str, float]
     mode: Literal["probabilities", "concat"] = "probabilities"
+    seed: int = 0
+    """The seed of ``interleave_datasets`` for a ``probabilities`` mixture, shown on the card."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ CARD_FILLED = (
     "base_description",
     "model",
     "model_revision",
+    "backend",
+    "domain",
     "sampler",
     "seeds",
     "table1_markdown",
@@ -553,6 +557,8 @@ def _card_info(config: BuildConfig, paths: _Paths, results: Mapping[str, Any]) -
             "base_description": corpus.base_description,
             "model": provenance["model"],
             "model_revision": provenance.get("model_revision"),
+            "backend": provenance["backend"],
+            "domain": corpus.domain,
             "sampler": sampler,
             "seeds": {
                 "prompts": config.prompts.seed,
@@ -588,7 +594,9 @@ def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]
 
         path = write_card(out, _card_info(config, paths, results))
         for mixture in config.mixtures:
-            add_mixture(out, mixture.name, mixture.sources, mixture.mode, replace=True)
+            add_mixture(
+                out, mixture.name, mixture.sources, mixture.mode, replace=True, seed=mixture.seed
+            )
         return str(path)
 
     def manifest(_: Mapping[str, Any]) -> str:

@@ -447,7 +447,12 @@ def _cmd_mix(args: argparse.Namespace) -> None:
     from gasr_hf.publish import add_mixture, parse_sources
 
     mixture = add_mixture(
-        args.repo, args.name, parse_sources(args.source), args.mode, replace=args.replace
+        args.repo,
+        args.name,
+        parse_sources(args.source),
+        args.mode,
+        replace=args.replace,
+        seed=args.seed,
     )
     logger.info("recorded mixture %s", mixture)
 
@@ -495,6 +500,7 @@ def _add_publish_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", action="append", required=True, metavar="CONFIG=WEIGHT")
     p.add_argument("--mode", choices=("probabilities", "concat"), default="probabilities")
     p.add_argument("--replace", action="store_true", help="replace a mixture of that name")
+    p.add_argument("--seed", type=int, default=0, help="interleave seed (default 0)")
 
 
 # --- SR data ------------------------------------------------------------------------------------

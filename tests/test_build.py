@@ -599,3 +599,13 @@ def test_a_finished_build_on_a_read_only_mount_has_nothing_to_do(tmp_path):
     assert len(changed.stderr.strip().splitlines()) == 1
     assert "Read-only file system" in changed.stderr and str(out) in changed.stderr
     assert _tree(out) == before
+
+
+def test_a_procedural_build_card_speaks_of_its_backend_and_domain(tmp_path):
+    config = tiny_config(tmp_path)
+    build(config)
+    card = (Path(config.out) / "README.md").read_text()
+    assert "procedural backend draws an image for each prompt" in card
+    assert "model's own artefacts" not in card and "a text-to-image model (" not in card
+    assert "in the domain of artwork: posters, covers, comics and manga" in card
+    assert "probabilities=[0.5, 0.5],\n    seed=0," in card

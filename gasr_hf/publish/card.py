@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gasr_hf.files import tmp_name
+
 if TYPE_CHECKING:
     import datasets
     from huggingface_hub import DatasetCard, DatasetCardData
@@ -84,7 +86,7 @@ KNOWN_COLUMNS: dict[str, str] = {
     "attempt": "Render attempt that produced the image (1: the first).",
 }
 CONFIG_DESCRIPTIONS: dict[str, str] = {
-    "gasr": "The generated artwork-style images.",
+    "gasr": "The generated images.",
     "df2k": "Real photographs ingested from DIV2K and Flickr2K.",
     "gasr-df2k": "gasr and df2k together: the paper's training set.",
 }
@@ -102,6 +104,10 @@ class CardInfo:
     model: str
     """Text-to-image model id (or backend name) that rendered the images."""
     model_revision: str | None = None
+    backend: str | None = None
+    """The image backend (``diffusers``, ``procedural``): the card's wording follows it."""
+    domain: str | None = None
+    """The corpus's target domain, in words; the card says what the images are for with it."""
     base_description: str | None = None
     sampler: dict[str, Any] = field(default_factory=dict)
     """Sampler settings, for example ``{"steps": 50, "guidance": 3.5, "width": 1024, ...}``."""
@@ -291,7 +297,7 @@ def save_card(repo_dir: str | Path, data: DatasetCardData) -> Path:
         )
         card = DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
     path = repo_dir / README
-    tmp = path.with_name(f".{README}.tmp")
+    tmp = path.with_name(tmp_name(README))
     card.save(tmp)
     os.replace(tmp, path)
     return path
@@ -385,6 +391,7 @@ def _render(repo_dir: Path, data: DatasetCardData) -> DatasetCard:
         "load_path": info.repo_id or f"./{repo_dir.name}",
         "revision": f"v{info.version}" if info.repo_id else None,
         "bibtex": info.citation_bibtex or default_bibtex(),
+        "procedural": (info.backend or info.provenance.get("backend")) == "procedural",
     }
     if not TEMPLATE_PATH.is_file():
         raise FileNotFoundError(f"card template not found: {TEMPLATE_PATH}")
@@ -464,6 +471,22 @@ def write_card(repo_dir: str | Path, info: CardInfo) -> Path:
     path = save_card(repo_dir, data)
     logger.info("wrote the dataset card %s (version %s)", path, info.version)
     return path
+
+
+def set_repo_id(repo_dir: str | Path, repo_id: str) -> bool:
+    """Point the card's quick start at the Hub repository ``repo_id`` (loaded at the release's tag)
+    and re-render it; returns whether the card changed."""
+    repo_dir = Path(repo_dir)
+    data = read_card(repo_dir).data
+    stored = dict(data.get("gasr_card") or {})
+    if not stored:
+        raise ValueError(f"{repo_dir / README} has no gasr_card; run write_card first")
+    if stored.get("repo_id") == repo_id:
+        return False
+    stored["repo_id"] = repo_id
+    data["gasr_card"] = stored
+    save_card(repo_dir, data)
+    return True
 
 
 def render_card(repo_dir: str | Path) -> Path:

@@ -33,9 +33,17 @@ class Mixture:
     """Source config -> probability (``probabilities``) or share of the rows (``concat``)."""
     rows: dict[str, int]
     """Source config -> its train rows when the mixture was recorded."""
+    seed: int = 0
+    """The seed of ``interleave_datasets`` that draws a ``probabilities`` mixture."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "mode": self.mode, "sources": self.sources, "rows": self.rows}
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "sources": self.sources,
+            "rows": self.rows,
+            "seed": self.seed,
+        }
 
 
 def parse_sources(specs: Sequence[str]) -> dict[str, float]:
@@ -81,6 +89,7 @@ def add_mixture(
     mode: MixMode = "probabilities",
     *,
     replace: bool = False,
+    seed: int = 0,
 ) -> Mixture:
     """Record mixture ``name`` of the repository's configs ``sources`` (config -> weight).
 
@@ -135,7 +144,7 @@ def add_mixture(
     else:
         total_weight = sum(sources.values())
         weights = {s: float(w) / total_weight for s, w in sources.items()}
-    mixture = Mixture(name=name, mode=mode, sources=weights, rows=rows)
+    mixture = Mixture(name=name, mode=mode, sources=weights, rows=rows, seed=seed)
     existing[name] = mixture.to_dict()
     update_card_data(
         repo_dir,
@@ -163,7 +172,13 @@ def read_mixtures(repo: str | Path, *, revision: str | None = None) -> list[Mixt
         path = Path(hf_hub_download(str(repo), README, repo_type="dataset", revision=revision))
     data = DatasetCard.load(path).data
     return [
-        Mixture(name=m["name"], mode=m["mode"], sources=dict(m["sources"]), rows=dict(m["rows"]))
+        Mixture(
+            name=m["name"],
+            mode=m["mode"],
+            sources=dict(m["sources"]),
+            rows=dict(m["rows"]),
+            seed=m.get("seed", 0),
+        )
         for m in data.get(MIXTURES_KEY) or []
     ]
 
@@ -175,12 +190,13 @@ def mixture_dataset(
     revision: str | None = None,
     split: str = "train",
     streaming: bool = True,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> datasets.Dataset | datasets.IterableDataset:
     """Load mixture ``name`` of ``repo`` (folder or Hub id) for training.
 
     ``concat``: the mixture's config. ``probabilities``: the source configs interleaved with the
-    recorded probabilities (``seed``), until every source is exhausted.
+    recorded probabilities and seed (or ``seed``), until every source is exhausted: the code the
+    card shows, with plain ``datasets``.
     """
     import datasets
 
@@ -202,6 +218,6 @@ def mixture_dataset(
     return datasets.interleave_datasets(
         parts,
         probabilities=list(mixture.sources.values()),
-        seed=seed,
+        seed=mixture.seed if seed is None else seed,
         stopping_strategy="all_exhausted",
     )
