@@ -346,9 +346,8 @@ def _layout(config: BuildConfig) -> tuple[dict[str, list[str]], dict[str, list[s
     return sources, combined
 
 
-def _data_stages(config: BuildConfig, paths: _Paths, rank: int, world_size: int) -> list[Stage]:
-    """prompts -> generate, and ingest for each real folder: the costly, resumable stages."""
-    from gasr_hf.annotate.ingest import list_folder
+def _generated_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
+    """prompts -> generate: the costly, resumable stages of the generated images."""
     from gasr_hf.prompts import load_corpus
     from gasr_hf.shards import folder_digest
 
@@ -385,7 +384,7 @@ def _data_stages(config: BuildConfig, paths: _Paths, rank: int, world_size: int)
             )
         return folder_digest(paths.images)
 
-    stages = [
+    return [
         Stage(
             "prompts",
             make_prompts,
@@ -411,6 +410,14 @@ def _data_stages(config: BuildConfig, paths: _Paths, rank: int, world_size: int)
             content=images_content,
         ),
     ]
+
+
+def _ingest_stages(config: BuildConfig, paths: _Paths, rank: int, world_size: int) -> list[Stage]:
+    """Each real folder as a dataset of shards; its settings hold a digest of its file listing."""
+    from gasr_hf.annotate.ingest import list_folder
+    from gasr_hf.shards import folder_digest
+
+    stages = []
     for source in config.real:
 
         def ingest(s: RealSource, _: Mapping[str, Any]) -> dict[str, Any]:
@@ -627,7 +634,8 @@ def build_graph(config: BuildConfig, rank: int = 0, world_size: int = 1) -> Stag
     analysis = _analysis_stages(config, paths)
     figures = tuple(stage.name for stage in analysis if stage.name != "stats")
     stages = [
-        *_data_stages(config, paths, rank, world_size),
+        *_generated_stages(config, paths),
+        *_ingest_stages(config, paths, rank, world_size),
         *_annotate_stages(config, paths, rank, world_size),
         *analysis,
         *_publish_stages(config, paths, figures),

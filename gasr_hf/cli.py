@@ -761,6 +761,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_lines(err: Exception, args: argparse.Namespace) -> list[str]:
+    """One line per problem; an OSError that names no file (a full disk) names the command's
+    output folder or input instead."""
+    if isinstance(err, OSError) and err.filename is None:
+        where = next(
+            (getattr(args, k) for k in ("out", "repo", "config") if getattr(args, k, None)), None
+        )
+        return [f"{err} (in {where})" if where else str(err)]
+    return getattr(err, "problems", None) or [str(err)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -771,7 +782,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except USER_ERRORS as err:
-        for problem in getattr(err, "problems", None) or [str(err)]:
+        for problem in _error_lines(err, args):
             print(f"gasr {args.command}: error: {' '.join(problem.split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
