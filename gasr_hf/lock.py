@@ -134,6 +134,7 @@ def folder_lock(
     if rank is None or world_size is None:
         rank, world_size = launch_rank()
     path = folder / LOCK_FILE
+    new = [p for p in (folder, path.parent) if not p.exists()]
     fd, writable = _open(path)
     try:
         if rank == 0:
@@ -141,5 +142,19 @@ def folder_lock(
         else:
             _join_launch(fd, path, folder, command)
         yield
+    except BaseException:
+        if rank == 0 and new:
+            _remove_if_only_the_lock(folder, path, new)
+        raise
     finally:
         os.close(fd)  # releases the lock
+
+
+def _remove_if_only_the_lock(folder: Path, path: Path, made: list[Path]) -> None:
+    """A run that failed before writing anything leaves no folder behind, as if it never ran (the
+    folders it made hold only the lock file). Done while the lock is still held."""
+    if [p for p in folder.rglob("*") if p != path.parent] != [path]:
+        return
+    path.unlink()
+    for directory in reversed(made):
+        directory.rmdir()
