@@ -269,12 +269,10 @@ def _remove_stale(out_dir: Path, keep: set[str]) -> None:
 
 
 def _dropped(out_dir: Path, configs: Mapping[str, Any]) -> set[str]:
-    """Configs of an earlier layout in the README that this layout no longer has (mixtures stay)."""
-    from gasr_hf.publish.card import README, card_configs, read_card
+    """Configs of an earlier layout of the card that this layout no longer has (mixtures stay)."""
+    from gasr_hf.publish.card import card_configs, card_data
 
-    if not (out_dir / README).is_file():
-        return set()
-    data = read_card(out_dir).data
+    data = card_data(out_dir)
     mixtures = {m["name"] for m in data.get("gasr_mixtures") or []}
     return set(card_configs(data)) - set(configs) - mixtures
 

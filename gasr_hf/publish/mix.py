@@ -100,7 +100,7 @@ def add_mixture(
     """
     from datasets.info import DatasetInfosDict
 
-    from gasr_hf.publish.card import card_configs, config_patterns, read_card, update_card_data
+    from gasr_hf.publish.card import card_configs, card_data, config_patterns, update_card_data
     from gasr_hf.publish.layout import CONFIG_NAME
     from gasr_hf.publish.manifest import refresh_manifest_configs
 
@@ -111,7 +111,9 @@ def add_mixture(
             f"mixture name {name!r} must start with a letter or digit and use only letters, "
             "digits, '_', '.', '-'"
         )
-    data = read_card(repo_dir).data
+    data = card_data(repo_dir)
+    if not data.get("configs"):
+        raise FileNotFoundError(f"{repo_dir} has no card with configs; run assemble_repo first")
     existing = {m["name"]: m for m in data.get(MIXTURES_KEY) or []}
     if name in existing and not replace:
         raise ValueError(

@@ -188,3 +188,16 @@ def test_a_weighted_mixture_shows_the_plain_datasets_code_that_draws_it(repo):
         'load_dataset("someone/gasr", "df2k", split="train", streaming=True, revision="v1.0.0")'
         in code
     )
+
+
+def test_the_readme_is_rendered_from_the_card_state_and_never_read_back(repo):
+    from gasr_hf.publish.mix import add_mixture
+
+    write_card(repo, card_info())
+    readme = repo / "README.md"
+    readme.write_text("---\nlicense: mit\n---\n# edited by hand\n")
+    add_mixture(repo, "even", {"gasr": 1, "df2k": 1})
+    text = readme.read_text()
+    assert "edited by hand" not in text and "license: mit" not in text
+    assert "license: other" in text and "| `even` | probabilities |" in text
+    assert check_card(repo) == []
