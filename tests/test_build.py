@@ -609,3 +609,28 @@ def test_a_procedural_build_card_speaks_of_its_backend_and_domain(tmp_path):
     assert "model's own artefacts" not in card and "a text-to-image model (" not in card
     assert "in the domain of artwork: posters, covers, comics and manga" in card
     assert "probabilities=[0.5, 0.5],\n    seed=0," in card
+
+
+def test_models_that_cannot_load_offline_are_config_problems(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from gasr_hf.build import check_config
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    (tmp_path / "hub" / "models--openai--clip-vit-base-patch32").mkdir(parents=True)
+    config = tiny_config(
+        tmp_path,
+        generate={"backend": {"backend": "diffusers", "model": "./no/flux", "width": 64}},
+        annotate={"annotators": ["clip_embedding"], "clip_model": "someone/not-cached"},
+    )
+    assert check_config(config) == [
+        "generate.backend.model: local model folder not found: ./no/flux",
+        "annotate.clip_model: someone/not-cached is neither a local folder nor in the Hub cache "
+        f"({tmp_path / 'hub'}), and HF_HUB_OFFLINE is set",
+    ]
+    cached = tiny_config(
+        tmp_path,
+        annotate={"annotators": ["clip_embedding"], "clip_model": "openai/clip-vit-base-patch32"},
+    )
+    assert check_config(cached) == []
