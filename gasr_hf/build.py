@@ -674,15 +674,30 @@ def _images_to_generate(config: BuildConfig, paths: _Paths) -> int:
     return max(config.prompts.n - done, 0)
 
 
+def _refusals(config: BuildConfig, statuses: list[StageStatus] | None = None) -> list[str]:
+    """The finished data stages whose settings changed; none when the stages cannot be laid out
+    (a config problem that :func:`check_config` reports)."""
+    if statuses is None:
+        try:
+            statuses = build_graph(config, *launch_rank()).plan()
+        except (ValueError, OSError):
+            return []
+    return [status.reason for status in statuses if status.refused]
+
+
+def _check(config: BuildConfig) -> None:
+    """Raise every problem of ``config`` at once, a finished data stage it would change included."""
+    problems = check_config(config)
+    if problems:
+        raise ConfigErrors(problems + _refusals(config))
+
+
 def plan_build(config: BuildConfig) -> BuildPlan:
     """Check ``config`` and plan its build, writing nothing. Every problem, a finished data stage
     whose settings changed included, raises one :class:`ConfigErrors` listing them all."""
-    problems = check_config(config)
-    if problems:
-        raise ConfigErrors(problems)
-    rank, world_size = launch_rank()
-    statuses = build_graph(config, rank, world_size).plan()
-    refused = [status.reason for status in statuses if status.refused]
+    _check(config)
+    statuses = build_graph(config, *launch_rank()).plan()
+    refused = _refusals(config, statuses)
     if refused:
         raise ConfigErrors(refused)
     paths = _Paths(Path(config.out))
@@ -712,15 +727,13 @@ def build(config: BuildConfig) -> BuildResult:
     :class:`gasr_hf.lock.FolderBusy` when another run holds the folder, or the first error of a
     stage (a rerun continues from there).
     """
-    problems = check_config(config)
-    if problems:
-        raise ConfigErrors(problems)
+    _check(config)
     out = Path(config.out)
     rank, world_size = launch_rank()
     with folder_lock(out, "build", rank=rank, world_size=world_size):
         graph = build_graph(config, rank, world_size)
         statuses = graph.plan()
-        refused = [status.reason for status in statuses if status.refused]
+        refused = _refusals(config, statuses)
         if refused:
             raise ConfigErrors(refused)
         if all(status.state == "done" for status in statuses):

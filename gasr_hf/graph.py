@@ -18,6 +18,7 @@ those a distributed stage needs.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -70,8 +71,6 @@ class GraphRun:
 
 def _plain(value: Any) -> Any:
     """``value`` as it reads back from JSON (tuples as lists, paths as strings)."""
-    import json
-
     return json.loads(json.dumps(value, default=str))
 
 

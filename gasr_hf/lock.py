@@ -49,16 +49,17 @@ def launch_id() -> str:
     return ":".join([socket.gethostname(), str(os.getppid()), *parts])
 
 
-def _open(path: Path) -> tuple[int, bool]:
-    """A descriptor of the lock file and whether it is writable (a finished build on a read-only
-    mount is locked through a read-only descriptor: ``flock`` needs no write access)."""
+def _open(folder: Path, path: Path) -> tuple[int, bool]:
+    """A descriptor of the lock file and whether it is writable. On a read-only mount (a finished
+    build, say) the lock file, or the folder itself when there is none, is locked through a
+    read-only descriptor: ``flock`` needs no write access."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o644), True
     except OSError as err:
-        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or not path.is_file():
+        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise
-        return os.open(path, os.O_RDONLY), False
+        return os.open(path if path.is_file() else folder, os.O_RDONLY), False
 
 
 def _holder(path: Path) -> dict[str, Any]:
@@ -135,7 +136,7 @@ def folder_lock(
         rank, world_size = launch_rank()
     path = folder / LOCK_FILE
     new = [p for p in (folder, path.parent) if not p.exists()]
-    fd, writable = _open(path)
+    fd, writable = _open(folder, path)
     try:
         if rank == 0:
             _lock_as_rank0(fd, path, folder, command, writable)

@@ -634,3 +634,20 @@ def test_models_that_cannot_load_offline_are_config_problems(tmp_path, monkeypat
         annotate={"annotators": ["clip_embedding"], "clip_model": "openai/clip-vit-base-patch32"},
     )
     assert check_config(cached) == []
+
+
+def test_a_changed_data_stage_is_reported_with_the_other_problems(tmp_path, capsys):
+    from gasr_hf.cli import main
+
+    build(tiny_config(tmp_path))
+    capsys.readouterr()
+    tiny_config(
+        tmp_path,
+        prompts={"corpus": "artwork", "n": 7, "seed": 0},
+        analyze={"basis": str(tmp_path / "no-basis"), "sample_grid": 4},
+    )
+    assert main(["-q", "build", "--config", str(tmp_path / "build.yaml")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith(f"analyze.basis not found: {tmp_path / 'no-basis'}")
+    assert "stage 'prompts' finished with other settings (n: 6 -> 7)" in lines[1]
