@@ -648,6 +648,7 @@ def test_a_changed_data_stage_is_reported_with_the_other_problems(tmp_path, caps
     )
     assert main(["-q", "build", "--config", str(tmp_path / "build.yaml")]) == 2
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].endswith(f"analyze.basis not found: {tmp_path / 'no-basis'}")
     assert "stage 'prompts' finished with other settings (n: 6 -> 7)" in lines[1]
+    assert "stage 'generate' finished with other settings (input prompts changed)" in lines[2]
