@@ -654,10 +654,6 @@ class BuildPlan:
     """Prompt rows not yet rendered (failed rows count as rendered: they are recorded)."""
     prompts: int
 
-    @property
-    def complete(self) -> bool:
-        return all(status.state == "done" for status in self.stages)
-
     def lines(self) -> list[str]:
         return [
             *(str(status) for status in self.stages),
