@@ -142,11 +142,12 @@ def folder_lock(
             _lock_as_rank0(fd, path, folder, command, writable)
         else:
             _join_launch(fd, path, folder, command)
-        yield
-    except BaseException:
-        if rank == 0 and new:
-            _remove_if_only_the_lock(folder, path, new)
-        raise
+        try:
+            yield
+        except BaseException:
+            if rank == 0 and new:  # only the holder may remove the lock file
+                _remove_if_only_the_lock(folder, path, new)
+            raise
     finally:
         os.close(fd)  # releases the lock
 
