@@ -6,9 +6,8 @@ with a :class:`FolderBusy` naming the folder and the holder's PID. The OS releas
 holder exits, however it exits (a kill -9 included), so a stale lock never blocks a rerun.
 
 The processes of one ``accelerate launch`` (or ``torchrun``) share the lock: rank 0 takes it and
-records its launch; the other ranks wait until the lock is held by a process of their own launch. A
-launch is told apart by ``GASR_LAUNCH_ID`` when set, else by torchrun's rendezvous variables and the
-launcher's PID (the parent of every local rank).
+records its launch; the other ranks wait until the lock is held by a process of their own launch
+(:func:`launch_id`).
 """
 
 from __future__ import annotations
@@ -42,11 +41,17 @@ def launch_rank() -> tuple[int, int]:
 
 
 def launch_id() -> str:
-    """What the processes of one launch share and no other launch does."""
+    """What the processes of one launch share and no other launch does: ``GASR_LAUNCH_ID``; else,
+    under torchrun, its rendezvous (run id and master address, shared by every node; a loopback
+    master means one machine, so the host name is added); else this machine and parent process."""
     if os.environ.get("GASR_LAUNCH_ID"):
         return os.environ["GASR_LAUNCH_ID"]
-    parts = [os.environ.get(k, "") for k in ("TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT")]
-    return ":".join([socket.gethostname(), str(os.getppid()), *parts])
+    master = os.environ.get("MASTER_ADDR"), os.environ.get("MASTER_PORT")
+    if all(master):
+        run = os.environ.get("TORCHELASTIC_RUN_ID", "")
+        local = master[0] in ("localhost", "127.0.0.1", "::1")
+        return ":".join([socket.gethostname() if local else "", run, *master])
+    return f"{socket.gethostname()}:{os.getppid()}"
 
 
 def _open(folder: Path, path: Path) -> tuple[int, bool]:

@@ -652,3 +652,23 @@ def test_a_changed_data_stage_is_reported_with_the_other_problems(tmp_path, caps
     assert lines[0].endswith(f"analyze.basis not found: {tmp_path / 'no-basis'}")
     assert "stage 'prompts' finished with other settings (n: 6 -> 7)" in lines[1]
     assert "stage 'generate' finished with other settings (input prompts changed)" in lines[2]
+
+
+def test_the_ranks_of_a_launch_on_several_machines_have_one_launch_id(monkeypatch):
+    import socket
+
+    from gasr_hf.lock import launch_id
+
+    for key in ("GASR_LAUNCH_ID", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    alone = launch_id()
+    monkeypatch.setenv("MASTER_ADDR", "node0")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job-7")
+    ids = set()
+    for host in ("node0", "node1"):
+        monkeypatch.setattr(socket, "gethostname", lambda host=host: host)
+        ids.add(launch_id())
+    assert len(ids) == 1 and ids != {alone}
+    monkeypatch.setenv("MASTER_PORT", "29501")
+    assert launch_id() not in ids
