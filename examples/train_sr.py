@@ -22,6 +22,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(args: argparse.Namespace) -> None:
+    from gasr_hf.lock import folder_lock
     from gasr_hf.sr.train import load_train_config, train
 
     logging.basicConfig(
@@ -32,7 +33,8 @@ def main(args: argparse.Namespace) -> None:
     config = load_train_config(
         args.config, args.overrides, max_steps=args.max_steps, smoke=args.smoke
     )
-    train(config, resume=args.resume)
+    with folder_lock(config.output_dir, "train"):  # shared by the ranks of this launch
+        train(config, resume=args.resume)
 
 
 if __name__ == "__main__":

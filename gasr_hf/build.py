@@ -1,27 +1,32 @@
-"""``gasr build``: the whole chain from one YAML config, resumable stage by stage.
+"""``gasr build``: the whole chain from one YAML config, planned first, resumable stage by stage.
 
 prompts -> generate -> ingest real sources -> annotate -> Table 1 -> UMAP -> sample grid -> assemble the
-dataset repository -> card -> mixtures -> manifest. The output folder is the dataset repository itself;
-the stages' working data lives under its hidden ``.gasr/build/`` (never published). Each finished stage
-leaves a marker holding the fingerprint of the settings it ran with: a rerun skips finished stages (a
-finished build does no work and says so), an interrupted stage resumes through its own shard runner, and
-a rerun whose settings differ from a finished stage's is refused rather than silently mixed.
+dataset repository -> card (with its mixtures) -> manifest, as a :class:`gasr_hf.graph.StageGraph`.
+Before any stage runs, :func:`check_config` finds every problem of the config at once (missing folders
+and files, bad names, unknown mixture sources, an output folder that is not a build of this config),
+and the plan says which stages are done, stale or to run. The output folder is the dataset repository
+itself; the stages' working data and markers live under its hidden ``.gasr/build/`` (never
+published), and one build at a time holds the folder's lock (:mod:`gasr_hf.lock`).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import functools
 import logging
-import time
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from gasr_hf import __version__
-from gasr_hf.config import from_dict, load_yaml, save_yaml, to_dict
+from gasr_hf.config import ConfigErrors, from_dict, load_yaml, save_yaml, to_dict
 from gasr_hf.files import json_digest
 from gasr_hf.generate.backend import BackendConfig
+from gasr_hf.graph import Stage, StageGraph, StageStatus
+from gasr_hf.lock import folder_lock, launch_rank
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +88,8 @@ class MixtureSettings:
     name: str
     sources: dict[str, float]
     mode: Literal["probabilities", "concat"] = "probabilities"
+    seed: int = 0
+    """The seed of ``interleave_datasets`` for a ``probabilities`` mixture, shown on the card."""
 
 
 @dataclass(frozen=True)
@@ -103,13 +110,6 @@ class BuildConfig:
         from gasr_hf.publish.card import check_version
 
         check_version(self.version, "version")
-        names = [source.name for source in self.real]
-        if len(set(names)) != len(names):
-            raise ValueError(f"real: source names must be unique, got {names}")
-        if any(source.config == GENERATED for source in self.real):
-            raise ValueError(f"real: config {GENERATED!r} is reserved for the generated images")
-        if self.analyze.umap and "clip_embedding" not in self.annotate.annotators:
-            raise ValueError("analyze.umap needs 'clip_embedding' in annotate.annotators")
 
 
 def load_build_config(path: str | Path) -> BuildConfig:
@@ -117,80 +117,592 @@ def load_build_config(path: str | Path) -> BuildConfig:
     return from_dict(BuildConfig, load_yaml(path), source=str(path))
 
 
-_fingerprint = json_digest
+# --- checking the config: every problem at once, before any stage, writing nothing -------------
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+"""Source, config and mixture names: they become folder names, stage names and config names."""
+CARD_FILLED = (
+    "version",
+    "corpus",
+    "prompt_template",
+    "base_description",
+    "model",
+    "model_revision",
+    "backend",
+    "domain",
+    "sampler",
+    "seeds",
+    "table1_markdown",
+    "umap_figure",
+    "sample_grid",
+)
+"""CardInfo fields the build fills in; ``card:`` sets the others."""
 
 
-class _Stages:
-    """Runs named stages once each, keeping a marker per finished stage.
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
 
-    Under ``accelerate launch`` the data stages run on every process (each takes its share of the
-    chunks) with one marker per rank, and every rank waits for the others' markers before the next
-    stage reads their output: a barrier through files, which, unlike a collective, has no timeout to
-    outlast while ranks finish their last chunks minutes apart.
-    """
+    return bool(constants.HF_HUB_OFFLINE)
 
-    def __init__(self, state_dir: Path, rank: int = 0, world_size: int = 1) -> None:
-        self.state_dir = state_dir
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.rank, self.world_size = rank, world_size
-        self.ran: list[str] = []
-        self.skipped: list[str] = []
 
-    def run_distributed(self, name: str, settings: Any, work: Callable[[], Any]) -> Any:
-        """A data stage on every rank; returns once all ranks have finished it."""
-        if self.world_size == 1:
-            return self.run(name, settings, work)
-        result = self.run(f"{name}@{self.rank}-of-{self.world_size}", settings, work)
-        self.wait_for([f"{name}@{r}-of-{self.world_size}" for r in range(self.world_size)])
-        return result
+def _model_problem(key: str, model: str) -> str | None:
+    """A model named by a local path must exist; offline, a Hub id must be in the Hub cache."""
+    if Path(model).expanduser().exists():
+        return None
+    if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
+        return f"{key}: local model folder not found: {model}"
+    if _hub_offline():
+        from huggingface_hub import constants
 
-    def wait_for(self, names: list[str]) -> None:
-        """Block until the markers of the stages ``names`` exist (written by any rank)."""
-        last_log = 0.0
-        while missing := [n for n in names if not (self.state_dir / f"{n}.json").is_file()]:
-            if time.monotonic() - last_log > 60:
-                logger.info("rank %d waits for stage %s", self.rank, ", ".join(missing))
-                last_log = time.monotonic()
-            time.sleep(2)
+        cached = Path(constants.HF_HUB_CACHE) / f"models--{model.replace('/', '--')}"
+        if not cached.is_dir():
+            return (
+                f"{key}: {model} is neither a local folder nor in the Hub cache "
+                f"({constants.HF_HUB_CACHE}), and HF_HUB_OFFLINE is set"
+            )
+    return None
 
-    def run(
-        self, name: str, settings: Any, work: Callable[[], Any], *, derived: bool = False
-    ) -> Any:
-        """Run ``work`` unless stage ``name`` finished with the same ``settings``.
 
-        Data stages (``derived=False``) refuse other settings than they finished with. Derived
-        stages (statistics, figures, layout, card) are cheap and recomputed whenever their settings
-        changed or a stage before them ran in this invocation.
-        """
-        marker = self.state_dir / f"{name}.json"
-        fingerprint = _fingerprint(settings)
-        if marker.is_file():
-            done = json.loads(marker.read_text(encoding="utf-8"))
-            same = done["fingerprint"] == fingerprint
-            if not same and not derived:
-                raise ValueError(
-                    f"stage {name!r} was built with other settings ({marker}); "
-                    "build into a new output folder, or delete that folder to start over"
+def _check_inputs(config: BuildConfig) -> list[str]:
+    from gasr_hf.prompts import load_corpus
+
+    problems = []
+    try:
+        load_corpus(config.prompts.corpus)
+    except (ValueError, OSError) as err:
+        problems.append(f"prompts.corpus: {err}")
+    for key, value in (
+        ("prompts.n", config.prompts.n),
+        ("generate.chunk_size", config.generate.chunk_size),
+        ("generate.max_attempts", config.generate.max_attempts),
+        ("annotate.chunk_size", config.annotate.chunk_size),
+    ):
+        if value < 1:
+            problems.append(f"{key} must be >= 1, got {value}")
+    try:
+        backend = config.generate.backend.resolved()
+    except ValueError as err:
+        problems.append(f"generate.backend: {err}")
+    else:
+        if backend.backend == "diffusers" and backend.model:
+            problems.append(_model_problem("generate.backend.model", backend.model))
+    return [p for p in problems if p]
+
+
+def _check_real(config: BuildConfig) -> list[str]:
+    problems = []
+    names = [source.name for source in config.real]
+    for i, source in enumerate(config.real):
+        where = f"real[{i}]"
+        if not NAME.fullmatch(source.name):
+            problems.append(
+                f"{where}.name {source.name!r} must start with a letter or digit and use only "
+                "letters, digits, '_', '.', '-' (it names a folder and a config)"
+            )
+        elif source.name == GENERATED or names.count(source.name) > 1:
+            problems.append(f"{where}.name {source.name!r} is reserved or used twice")
+        if source.config is not None and (
+            source.config == GENERATED or not NAME.fullmatch(source.config)
+        ):
+            problems.append(
+                f"{where}.config {source.config!r}: {GENERATED!r} is reserved for the generated "
+                "images; other names use letters, digits, '_', '.', '-'"
+            )
+        if not Path(source.folder).is_dir():
+            problems.append(f"{where}.folder not found: {source.folder}")
+    return problems
+
+
+def _check_annotate(config: BuildConfig) -> list[str]:
+    from gasr_hf.annotate.run import ANNOTATORS
+
+    settings, problems = config.annotate, []
+    for name in settings.annotators:
+        if name not in ANNOTATORS:
+            problems.append(
+                f"annotate.annotators: unknown {name!r}; expected some of {', '.join(ANNOTATORS)}"
+            )
+    if "num_segments" in settings.annotators:
+        if settings.sam_checkpoint is None:
+            problems.append("annotate.sam_checkpoint is needed by the num_segments annotator")
+        elif not Path(settings.sam_checkpoint).is_file():
+            problems.append(f"annotate.sam_checkpoint not found: {settings.sam_checkpoint}")
+    if "clip_embedding" in settings.annotators:
+        problems.append(_model_problem("annotate.clip_model", settings.clip_model))
+    return [p for p in problems if p]
+
+
+def _check_analyze(config: BuildConfig) -> list[str]:
+    analyze, problems = config.analyze, []
+    if analyze.basis is not None and not Path(analyze.basis).is_dir():
+        problems.append(f"analyze.basis not found: {analyze.basis}")
+    if analyze.umap and "clip_embedding" not in config.annotate.annotators:
+        problems.append("analyze.umap needs 'clip_embedding' in annotate.annotators")
+    sources = [GENERATED, *(source.name for source in config.real)]
+    if analyze.umap_target is not None and analyze.umap_target not in sources:
+        problems.append(
+            f"analyze.umap_target {analyze.umap_target!r} is not a source: {', '.join(sources)}"
+        )
+    if analyze.sample_grid < 0:
+        problems.append(f"analyze.sample_grid must be >= 0, got {analyze.sample_grid}")
+    return problems
+
+
+def _check_card_and_mixtures(config: BuildConfig) -> list[str]:
+    from gasr_hf.publish.card import CardInfo
+
+    allowed = {f.name for f in dataclasses.fields(CardInfo)} - set(CARD_FILLED)
+    problems = [
+        f"card: unknown key {key!r}; expected some of {', '.join(sorted(allowed))}"
+        for key in config.card
+        if key not in allowed
+    ]
+    sources, combined = _layout(config)
+    configs = set(sources) | set(combined)
+    for i, mixture in enumerate(config.mixtures):
+        where = f"mixtures[{i}] ({mixture.name!r})"
+        if not NAME.fullmatch(mixture.name) or mixture.name in configs:
+            problems.append(f"{where}: the name is invalid or already a config")
+        for source, weight in mixture.sources.items():
+            if source not in configs:
+                problems.append(
+                    f"{where}: unknown config {source!r}; the configs are: "
+                    f"{', '.join(sorted(configs))}"
                 )
-            if same and not (derived and self.ran):
-                self.skipped.append(name)
-                return done.get("result")
-        logger.info("stage %s: running", name)
-        start = time.perf_counter()
-        result = work()
-        record = {
-            "stage": name,
-            "fingerprint": fingerprint,
-            "settings": settings,
-            "result": result,
-            "seconds": round(time.perf_counter() - start, 3),
-            "gasr_hf": __version__,
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+                problems.append(f"{where}: weight of {source!r} must be a number, got {weight!r}")
+            elif not math.isfinite(weight) or weight <= 0:
+                problems.append(f"{where}: weight of {source!r} must be > 0, got {weight}")
+            elif mixture.mode == "concat" and weight != 1:
+                problems.append(f"{where}: a concat mixture takes every weight as 1, got {weight}")
+        if mixture.mode == "concat":
+            configs.add(mixture.name)
+    return problems
+
+
+def _check_out(out: Path) -> list[str]:
+    if not out.exists():
+        return []
+    if not out.is_dir():
+        return [f"out {out} is a file, not a folder"]
+    if (out / ".gasr" / "build").is_dir() or all(p.name == ".gasr" for p in out.iterdir()):
+        return []  # a build, a new folder, or one whose lock a starting build has just taken
+    return [
+        f"out {out} holds other files and no gasr build (.gasr/build/): choose an empty or new "
+        "folder"
+    ]
+
+
+def check_config(config: BuildConfig) -> list[str]:
+    """Every problem of ``config`` that can be found before any work, one line each; writes
+    nothing. A finished stage's changed settings are found by the plan (:func:`plan_build`)."""
+    return [
+        *_check_inputs(config),
+        *_check_real(config),
+        *_check_annotate(config),
+        *_check_analyze(config),
+        *_check_card_and_mixtures(config),
+        *_check_out(Path(config.out)),
+    ]
+
+
+# --- the stages ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Paths:
+    out: Path
+
+    @property
+    def work(self) -> Path:
+        return self.out / ".gasr" / "build"
+
+    @property
+    def prompts(self) -> Path:
+        return self.work / "prompts"
+
+    @property
+    def images(self) -> Path:
+        return self.work / "images"
+
+    def ingested(self, name: str) -> Path:
+        return self.work / "ingested" / name
+
+    def annotated(self, name: str) -> Path:
+        return self.work / "annotated" / name
+
+
+def _resolved(path: Path | str | None) -> str | None:
+    return None if path is None else str(Path(path).expanduser().resolve())
+
+
+def _layout(config: BuildConfig) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """``(config -> source names, combined config -> configs)`` of the repository."""
+    sources: dict[str, list[str]] = {GENERATED: [GENERATED]}
+    for source in config.real:
+        if source.config is not None:
+            sources.setdefault(source.config, []).append(source.name)
+    combined = {f"{GENERATED}-{name}": [GENERATED, name] for name in sources if name != GENERATED}
+    return sources, combined
+
+
+def _generated_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
+    """prompts -> generate: the costly, resumable stages of the generated images."""
+    from gasr_hf.prompts import load_corpus
+    from gasr_hf.shards import folder_digest
+
+    corpus = load_corpus(config.prompts.corpus)
+    generate = config.generate
+
+    def make_prompts(_: Mapping[str, Any]) -> dict[str, Any]:
+        from gasr_hf.prompts import build_prompts, save_prompts
+
+        dataset = build_prompts(corpus, config.prompts.n, config.prompts.seed)
+        provenance = {"corpus": corpus.id, "n": config.prompts.n, "seed": config.prompts.seed}
+        save_prompts(dataset, paths.prompts, provenance=provenance, overwrite=True)
+        return provenance
+
+    def make_images(_: Mapping[str, Any]) -> dict[str, Any]:
+        from gasr_hf.generate import generate as run
+
+        return run(
+            paths.prompts,
+            paths.images,
+            generate.backend.resolved(),
+            chunk_size=generate.chunk_size,
+            max_attempts=generate.max_attempts,
+        )
+
+    def images_content() -> str:
+        from gasr_hf.generate import REPORT_NAME
+        from gasr_hf.generate.runner import read_provenance
+
+        if read_provenance(paths.images) is None:
+            raise ValueError(
+                f"generate wrote no image into {paths.images}: every prompt failed; the errors "
+                f"are in {paths.images / REPORT_NAME}"
+            )
+        return folder_digest(paths.images)
+
+    return [
+        Stage(
+            "prompts",
+            make_prompts,
+            {
+                "corpus": corpus.id,
+                "corpus_sha": json_digest(dataclasses.asdict(corpus)),
+                "n": config.prompts.n,
+                "seed": config.prompts.seed,
+            },
+            data=True,
+        ),
+        Stage(
+            "generate",
+            make_images,
+            {
+                "backend": generate.backend.resolved().fingerprint(),
+                "chunk_size": generate.chunk_size,
+                "max_attempts": generate.max_attempts,
+            },
+            inputs=("prompts",),
+            data=True,
+            distributed=True,
+            content=images_content,
+        ),
+    ]
+
+
+def _ingest_stages(config: BuildConfig, paths: _Paths, rank: int, world_size: int) -> list[Stage]:
+    """Each real folder as a dataset of shards; its settings hold a digest of its file listing."""
+    from gasr_hf.annotate.ingest import list_folder
+    from gasr_hf.shards import folder_digest
+
+    stages = []
+    for source in config.real:
+
+        def ingest(s: RealSource, _: Mapping[str, Any]) -> dict[str, Any]:
+            from gasr_hf.annotate import ingest_folder
+
+            report = ingest_folder(
+                s.folder, s.name, paths.ingested(s.name), rank=rank, world_size=world_size
+            )
+            return report.to_dict()
+
+        settings = {
+            "name": source.name,
+            "folder": _resolved(source.folder),
+            "files_sha": list_folder(Path(source.folder)).digest,
         }
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-        tmp.replace(marker)
-        self.ran.append(name)
-        return result
+        stages.append(
+            Stage(
+                f"ingest-{source.name}",
+                functools.partial(ingest, source),
+                settings,
+                data=True,
+                distributed=True,
+                content=functools.partial(folder_digest, paths.ingested(source.name)),
+            )
+        )
+    return stages
+
+
+def _annotate_stages(config: BuildConfig, paths: _Paths, rank: int, world_size: int) -> list[Stage]:
+    from gasr_hf.shards import folder_digest
+
+    settings = config.annotate
+    normalised: dict[str, Any] = {
+        "annotators": list(settings.annotators),
+        "chunk_size": settings.chunk_size,
+    }
+    if "num_segments" in settings.annotators:
+        normalised["sam"] = [
+            _resolved(settings.sam_checkpoint),
+            settings.sam_model_type,
+            list(settings.sam_overrides),
+        ]
+    if "clip_embedding" in settings.annotators:
+        normalised["clip_model"] = settings.clip_model
+
+    def run(src: Path, dst: Path, _: Mapping[str, Any]) -> dict[str, Any]:
+        from gasr_hf.annotate import ClipConfig, annotate
+        from gasr_hf.annotate.segments import segment_config
+
+        sam = None
+        if "num_segments" in settings.annotators:
+            sam = segment_config(
+                settings.sam_checkpoint, settings.sam_model_type, settings.sam_overrides
+            )
+        clip = ClipConfig(model=settings.clip_model, batch_size=settings.clip_batch_size)
+        report = annotate(
+            src,
+            dst,
+            annotators=settings.annotators,
+            sam=sam,
+            clip=clip,
+            chunk_size=settings.chunk_size,
+            batch_size=settings.batch_size,
+            rank=rank,
+            world_size=world_size,
+            device=settings.device,
+        )
+        return report.to_dict()
+
+    inputs = {GENERATED: ("generate", paths.images)}
+    inputs |= {s.name: (f"ingest-{s.name}", paths.ingested(s.name)) for s in config.real}
+    return [
+        Stage(
+            f"annotate-{name}",
+            functools.partial(run, src, paths.annotated(name)),
+            normalised,
+            inputs=(stage,),
+            data=True,
+            distributed=True,
+            content=functools.partial(folder_digest, paths.annotated(name)),
+        )
+        for name, (stage, src) in inputs.items()
+    ]
+
+
+def _analysis_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
+    """Table 1, the UMAP figure and the sample grid: derived from the annotated folders."""
+    names = [GENERATED, *(source.name for source in config.real)]
+    folders = [paths.annotated(name) for name in names]
+    annotated = tuple(f"annotate-{name}" for name in names)
+    analyze = config.analyze
+
+    def stats(_: Mapping[str, Any]) -> str:
+        from gasr_hf.analyze.stats import format_markdown, table1
+
+        rows = table1(folders, paths.work / "stats", names=names, basis=analyze.basis)
+        return format_markdown(rows)
+
+    stages = [Stage("stats", stats, {"names": names, "basis": _resolved(analyze.basis)}, annotated)]
+    if analyze.umap:
+
+        def umap(_: Mapping[str, Any]) -> str:
+            from gasr_hf.analyze.umap import umap_figure
+
+            out = paths.work / "figures" / "umap"
+            figure = umap_figure(folders, out, names=names, target=analyze.umap_target)
+            return str(figure.png_path)
+
+        stages.append(
+            Stage("umap", umap, {"names": names, "target": analyze.umap_target}, annotated)
+        )
+    if analyze.sample_grid:
+
+        def samples(_: Mapping[str, Any]) -> str:
+            from gasr_hf.generate import make_sample_grid
+
+            png = paths.work / "figures" / "samples.png"
+            return str(make_sample_grid(paths.annotated(GENERATED), png, n=analyze.sample_grid))
+
+        stages.append(
+            Stage("samples", samples, {"n": analyze.sample_grid}, (f"annotate-{GENERATED}",))
+        )
+    return stages
+
+
+def _card_info(config: BuildConfig, paths: _Paths, results: Mapping[str, Any]) -> Any:
+    from gasr_hf.generate.runner import read_provenance
+    from gasr_hf.prompts import load_corpus
+    from gasr_hf.publish import CardInfo
+
+    corpus = load_corpus(config.prompts.corpus)
+    backend = config.generate.backend.resolved()
+    provenance = read_provenance(paths.images) or {}
+    sampler_keys = ("width", "height", "steps", "guidance", "dtype", "first_block_cache")
+    sampler = {k: v for k, v in to_dict(backend).items() if k in sampler_keys and v is not None}
+    if provenance.get("scheduler"):
+        sampler["scheduler"] = provenance["scheduler"]
+    sampler["max_attempts"] = config.generate.max_attempts
+    return CardInfo(
+        **{
+            "version": config.version,
+            "corpus": corpus.id,
+            "prompt_template": corpus.template,
+            "base_description": corpus.base_description,
+            "model": provenance["model"],
+            "model_revision": provenance.get("model_revision"),
+            "backend": provenance["backend"],
+            "domain": corpus.domain,
+            "sampler": sampler,
+            "seeds": {
+                "prompts": config.prompts.seed,
+                "images": "each row's seed column (seed_used after a retry)",
+            },
+            "table1_markdown": results["stats"],
+            "umap_figure": Path(results["umap"]) if "umap" in results else None,
+            "sample_grid": Path(results["samples"]) if "samples" in results else None,
+            "provenance": {
+                "backend": provenance["backend"],
+                "library_versions": provenance.get("library_versions"),
+                "annotators": list(config.annotate.annotators),
+                "gasr_hf": __version__,
+            },
+            **config.card,
+        }
+    )
+
+
+def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]) -> list[Stage]:
+    """assemble -> card (with the mixtures) -> manifest: the dataset repository itself."""
+    sources, combined = _layout(config)
+    out = paths.out
+
+    def assemble(_: Mapping[str, Any]) -> str:
+        from gasr_hf.publish import assemble_repo
+
+        folders = {c: [paths.annotated(n) for n in names] for c, names in sources.items()}
+        return str(assemble_repo(out, folders, combined=combined or None))
+
+    def card(results: Mapping[str, Any]) -> str:
+        from gasr_hf.publish import add_mixture, write_card
+
+        path = write_card(out, _card_info(config, paths, results))
+        for mixture in config.mixtures:
+            add_mixture(
+                out, mixture.name, mixture.sources, mixture.mode, replace=True, seed=mixture.seed
+            )
+        return str(path)
+
+    def manifest(_: Mapping[str, Any]) -> str:
+        from gasr_hf.publish import write_manifest
+
+        return str(write_manifest(out, config.version))
+
+    published = tuple(f"annotate-{n}" for names in sources.values() for n in names)
+    card_settings = {
+        "version": config.version,
+        "card": config.card,
+        "mixtures": [to_dict(m) for m in config.mixtures],
+        "annotators": list(config.annotate.annotators),
+        "prompt_seed": config.prompts.seed,
+        "max_attempts": config.generate.max_attempts,
+        "gasr_hf": __version__,
+    }
+    return [
+        Stage("assemble", assemble, {"sources": sources, "combined": combined}, published),
+        Stage("card", card, card_settings, ("generate", "stats", *figures, "assemble")),
+        Stage("manifest", manifest, {"version": config.version}, ("card",)),
+    ]
+
+
+def build_graph(config: BuildConfig, rank: int = 0, world_size: int = 1) -> StageGraph:
+    """The stages of ``config``, in order, with their markers under ``out/.gasr/build/stages``."""
+    paths = _Paths(Path(config.out))
+    analysis = _analysis_stages(config, paths)
+    figures = tuple(stage.name for stage in analysis if stage.name != "stats")
+    stages = [
+        *_generated_stages(config, paths),
+        *_ingest_stages(config, paths, rank, world_size),
+        *_annotate_stages(config, paths, rank, world_size),
+        *analysis,
+        *_publish_stages(config, paths, figures),
+    ]
+    return StageGraph(stages, paths.work / "stages", rank, world_size)
+
+
+# --- planning and running -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    out: Path
+    stages: tuple[StageStatus, ...]
+    images_to_generate: int
+    """Prompt rows not yet rendered (failed rows count as rendered: they are recorded)."""
+    prompts: int
+
+    def lines(self) -> list[str]:
+        return [
+            *(str(status) for status in self.stages),
+            f"images still to generate: {self.images_to_generate} of {self.prompts}",
+        ]
+
+
+def _images_to_generate(config: BuildConfig, paths: _Paths) -> int:
+    from gasr_hf.shards import read_markers
+
+    if not paths.images.is_dir():
+        return config.prompts.n
+    done = sum(m["rows_in"] for m in read_markers(paths.images).values())
+    return max(config.prompts.n - done, 0)
+
+
+def _refusals(config: BuildConfig, statuses: list[StageStatus] | None = None) -> list[str]:
+    """The finished data stages whose settings changed; none when the stages cannot be laid out
+    (a config problem that :func:`check_config` reports)."""
+    if statuses is None:
+        try:
+            statuses = build_graph(config, *launch_rank()).plan()
+        except (ValueError, OSError):
+            return []
+    return [status.reason for status in statuses if status.refused]
+
+
+def _check(config: BuildConfig) -> None:
+    """Raise every problem of ``config`` at once, a finished data stage it would change included."""
+    problems = check_config(config)
+    if problems:
+        raise ConfigErrors(problems + _refusals(config))
+
+
+def plan_build(config: BuildConfig) -> BuildPlan:
+    """Check ``config`` and plan its build, writing nothing. Every problem, a finished data stage
+    whose settings changed included, raises one :class:`ConfigErrors` listing them all."""
+    _check(config)
+    statuses = build_graph(config, *launch_rank()).plan()
+    refused = _refusals(config, statuses)
+    if refused:
+        raise ConfigErrors(refused)
+    paths = _Paths(Path(config.out))
+    return BuildPlan(
+        out=paths.out,
+        stages=tuple(statuses),
+        images_to_generate=_images_to_generate(config, paths),
+        prompts=config.prompts.n,
+    )
 
 
 @dataclass(frozen=True)
@@ -205,226 +717,27 @@ class BuildResult:
 
 
 def build(config: BuildConfig) -> BuildResult:
-    """Run every stage of ``config`` that is not finished yet; see the module docstring."""
-    from gasr_hf.analyze.stats import format_markdown, table1
-    from gasr_hf.annotate import ClipConfig, annotate, ingest_folder
-    from gasr_hf.annotate.segments import segment_config
-    from gasr_hf.generate import REPORT_NAME, generate, make_sample_grid
-    from gasr_hf.generate.runner import read_provenance
-    from gasr_hf.placement import process_state
-    from gasr_hf.prompts import build_prompts, load_corpus, save_prompts
-    from gasr_hf.publish import CardInfo, add_mixture, assemble_repo, write_card, write_manifest
+    """Check ``config``, take the output folder's lock, then run every stage that is not done.
 
-    state = process_state()
-    rank, world_size = state.process_index, state.num_processes
+    Raises :class:`ConfigErrors` (every problem, before anything is written),
+    :class:`gasr_hf.lock.FolderBusy` when another run holds the folder, or the first error of a
+    stage (a rerun continues from there).
+    """
+    _check(config)
     out = Path(config.out)
-    work = out / ".gasr" / "build"
-    stages = _Stages(work / "stages", rank, world_size)
-    if rank == 0:
-        save_yaml(to_dict(config), work / "config.yaml")
-    corpus = load_corpus(config.prompts.corpus)
-    backend = config.generate.backend.resolved()
-    prompts_dir, images_dir = work / "prompts", work / "images"
-    annotated = {GENERATED: work / "annotated" / GENERATED}
-
-    def make_prompts() -> dict:
-        dataset = build_prompts(corpus, config.prompts.n, config.prompts.seed)
-        provenance = {"corpus": corpus.id, "n": config.prompts.n, "seed": config.prompts.seed}
-        save_prompts(dataset, prompts_dir, provenance=provenance, overwrite=True)
-        return provenance
-
-    prompt_settings = {"corpus": corpus.id, **to_dict(config.prompts)}
-    if rank == 0:
-        stages.run("prompts", prompt_settings, make_prompts)
-    stages.wait_for(["prompts"])
-    generate_settings = {
-        "backend": backend.fingerprint(),
-        "chunk_size": config.generate.chunk_size,
-        "max_attempts": config.generate.max_attempts,
-    }
-    stages.run_distributed(
-        "generate",
-        generate_settings,
-        lambda: generate(
-            prompts_dir,
-            images_dir,
-            backend,
-            chunk_size=config.generate.chunk_size,
-            max_attempts=config.generate.max_attempts,
-        ),
-    )
-    # Read from the rows, not from this run's report: a resumed or other-rank generate call may
-    # have rendered nothing itself.
-    provenance = read_provenance(images_dir)
-    if provenance is None:
-        raise ValueError(
-            f"generate wrote no image into {images_dir}: every prompt failed; the errors are in "
-            f"{images_dir / REPORT_NAME}"
-        )
-    inputs = {GENERATED: images_dir}
-    for source in config.real:
-        ingested = work / "ingested" / source.name
-        stages.run_distributed(
-            f"ingest-{source.name}",
-            to_dict(source),
-            lambda s=source, d=ingested: ingest_folder(
-                s.folder, s.name, d, rank=rank, world_size=world_size
-            ).to_dict(),
-        )
-        inputs[source.name] = ingested
-        annotated[source.name] = work / "annotated" / source.name
-
-    settings = config.annotate
-    sam = (
-        segment_config(settings.sam_checkpoint, settings.sam_model_type, settings.sam_overrides)
-        if settings.sam_checkpoint
-        else None
-    )
-    clip = ClipConfig(model=settings.clip_model, batch_size=settings.clip_batch_size)
-    annotate_settings = {
-        k: v
-        for k, v in to_dict(settings).items()
-        if k not in ("device", "batch_size", "clip_batch_size")
-    }
-    for name, folder in inputs.items():
-        stages.run_distributed(
-            f"annotate-{name}",
-            annotate_settings,
-            lambda src=folder, dst=annotated[name]: annotate(
-                src,
-                dst,
-                annotators=settings.annotators,
-                sam=sam,
-                clip=clip,
-                chunk_size=settings.chunk_size,
-                batch_size=settings.batch_size,
-                rank=rank,
-                world_size=world_size,
-                device=settings.device,
-            ).to_dict(),
-        )
-    if rank != 0:
-        return BuildResult(out=out, ran=tuple(stages.ran), skipped=tuple(stages.skipped))
-
-    figures = work / "figures"
-    analysis = to_dict(config.analyze)
-
-    def make_table1() -> str:
-        rows = table1(
-            list(annotated.values()),
-            work / "stats",
-            names=list(annotated),
-            basis=config.analyze.basis,
-        )
-        return format_markdown(rows)
-
-    table1_markdown = stages.run("stats", analysis, make_table1, derived=True)
-    umap_png = None
-    if config.analyze.umap:
-        from gasr_hf.analyze.umap import umap_figure
-
-        result = stages.run(
-            "umap",
-            analysis,
-            lambda: to_dict(
-                umap_figure(
-                    list(annotated.values()),
-                    figures / "umap",
-                    names=list(annotated),
-                    target=config.analyze.umap_target,
-                )
-            ),
-            derived=True,
-        )
-        umap_png = Path(result["png_path"])
-    samples_png = None
-    if config.analyze.sample_grid:
-        samples_png = figures / "samples.png"
-        stages.run(
-            "samples",
-            analysis,
-            lambda: str(
-                make_sample_grid(annotated[GENERATED], samples_png, n=config.analyze.sample_grid)
-            ),
-            derived=True,
-        )
-
-    sources: dict[str, list[Path]] = {GENERATED: [annotated[GENERATED]]}
-    for source in config.real:
-        if source.config is not None:
-            sources.setdefault(source.config, []).append(annotated[source.name])
-    combined = {f"{GENERATED}-{name}": [GENERATED, name] for name in sources if name != GENERATED}
-    layout_settings = {"sources": sorted(sources), "combined": combined}
-    stages.run(
-        "assemble",
-        layout_settings,
-        lambda: str(assemble_repo(out, sources, combined=combined or None)),
-        derived=True,
-    )
-
-    card = CardInfo(
-        **{
-            "version": config.version,
-            "corpus": corpus.id,
-            "prompt_template": corpus.template,
-            "base_description": corpus.base_description,
-            "model": provenance["model"],
-            "model_revision": provenance.get("model_revision"),
-            "sampler": {
-                k: v
-                for k, v in (
-                    to_dict(backend)
-                    | {
-                        "scheduler": provenance.get("scheduler"),
-                        "max_attempts": config.generate.max_attempts,
-                    }
-                ).items()
-                if v is not None
-                and k
-                in (
-                    "width",
-                    "height",
-                    "steps",
-                    "guidance",
-                    "dtype",
-                    "first_block_cache",
-                    "scheduler",
-                    "max_attempts",
-                )
-            },
-            "seeds": {
-                "prompts": config.prompts.seed,
-                "images": "each row's seed column (seed_used after a retry)",
-            },
-            "table1_markdown": table1_markdown,
-            "umap_figure": umap_png,
-            "sample_grid": samples_png,
-            "provenance": {
-                "backend": provenance["backend"],
-                "library_versions": provenance.get("library_versions"),
-                "annotators": list(settings.annotators),
-                "gasr_hf": __version__,
-            },
-            **config.card,
-        }
-    )
-    card_settings = {"card": to_dict(card), "mixtures": [to_dict(m) for m in config.mixtures]}
-
-    def make_card() -> str:
-        path = write_card(out, card)
-        for mixture in config.mixtures:
-            add_mixture(out, mixture.name, mixture.sources, mixture.mode, replace=True)
-        return str(path)
-
-    stages.run("card", card_settings, make_card, derived=True)
-    stages.run(
-        "manifest",
-        {"version": config.version, "card": card_settings},
-        lambda: str(write_manifest(out, config.version)),
-        derived=True,
-    )
-    if stages.ran:
-        logger.info("build %s: ran %s", out, ", ".join(stages.ran))
-    else:
-        logger.info("build %s is complete: nothing to do", out)
-    return BuildResult(out=out, ran=tuple(stages.ran), skipped=tuple(stages.skipped))
+    rank, world_size = launch_rank()
+    with folder_lock(out, "build", rank=rank, world_size=world_size):
+        graph = build_graph(config, rank, world_size)
+        statuses = graph.plan()
+        refused = _refusals(config, statuses)
+        if refused:
+            raise ConfigErrors(refused)
+        if all(status.state == "done" for status in statuses):
+            logger.info("build %s is complete: nothing to do", out)
+            return BuildResult(out, (), tuple(status.name for status in statuses))
+        if rank == 0:
+            save_yaml(to_dict(config), graph.state_dir.parent / "config.yaml")
+        result = graph.run()
+    if result.ran:
+        logger.info("build %s: ran %s", out, ", ".join(result.ran))
+    return BuildResult(out, result.ran, result.skipped)

@@ -9,19 +9,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from gasr_hf import __version__
 
 logger = logging.getLogger("gasr_hf")
 
-USER_ERRORS = (
-    ValueError,
-    FileNotFoundError,
-    FileExistsError,
-    NotADirectoryError,
-    IsADirectoryError,
-    PermissionError,
-)
+USER_ERRORS = (ValueError, OSError)
+"""Reported in one line each (a bad value, a missing file, a read-only folder, a full disk) with
+exit code 2; a :class:`gasr_hf.config.ConfigErrors` in one line per problem."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,9 +126,13 @@ def _add_prompt_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_build(args: argparse.Namespace) -> None:
-    from gasr_hf.build import build, load_build_config
+    from gasr_hf.build import build, load_build_config, plan_build
 
-    result = build(load_build_config(args.config))
+    config = load_build_config(args.config)
+    if args.dry_run:
+        print("\n".join(plan_build(config).lines()))
+        return
+    result = build(config)
     state = "built" if result.did_work else "already complete, nothing to do"
     print(f"{result.out}: {state}")
 
@@ -140,6 +140,21 @@ def _cmd_build(args: argparse.Namespace) -> None:
 def _add_build_commands(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "build", _cmd_build, "Run the whole chain from one YAML config (resumable).")
     p.add_argument("--config", type=Path, required=True, help="build config YAML")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the config and print each stage as done / to run / stale; write nothing",
+    )
+
+
+def _locked(folder: Path, command: str, rank: int | None = None, world_size: int | None = None):
+    """The output folder's lock for the whole command (see gasr_hf.lock): one writer per folder.
+    ``rank`` and ``world_size`` are the command's own when it takes them and runs several."""
+    from gasr_hf.lock import folder_lock
+
+    if world_size is not None and world_size > 1:
+        return folder_lock(folder, command, rank=rank, world_size=world_size)
+    return folder_lock(folder, command)
 
 
 # --- generation ---------------------------------------------------------------------------------
@@ -163,13 +178,14 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         compile=args.compile,
         first_block_cache=args.first_block_cache,
     )
-    report = generate(
-        args.prompts,
-        args.out,
-        backend,
-        chunk_size=args.chunk_size,
-        max_attempts=args.max_attempts,
-    )
+    with _locked(args.out, "generate"):
+        report = generate(
+            args.prompts,
+            args.out,
+            backend,
+            chunk_size=args.chunk_size,
+            max_attempts=args.max_attempts,
+        )
     print(json.dumps(report, indent=2))
 
 
@@ -227,16 +243,17 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
     background = tuple(int(v) for v in _csv(args.alpha_background))
     if len(background) != 3:
         raise ValueError(f"--alpha-background must be R,G,B, got {args.alpha_background!r}")
-    report = ingest_folder(
-        args.folder,
-        args.name,
-        args.out,
-        chunk_size=args.chunk_size,
-        max_pixels=args.max_pixels,
-        alpha_background=background,
-        rank=args.rank,
-        world_size=args.world_size,
-    )
+    with _locked(args.out, "ingest", args.rank, args.world_size):
+        report = ingest_folder(
+            args.folder,
+            args.name,
+            args.out,
+            chunk_size=args.chunk_size,
+            max_pixels=args.max_pixels,
+            alpha_background=background,
+            rank=args.rank,
+            world_size=args.world_size,
+        )
     print(json.dumps(report.to_dict(), indent=2))
 
 
@@ -250,18 +267,19 @@ def _cmd_annotate(args: argparse.Namespace) -> None:
         else None
     )
     clip = ClipConfig(model=args.clip_model, batch_size=args.clip_batch_size, dtype=args.clip_dtype)
-    report = annotate(
-        args.in_dir,
-        args.out,
-        annotators=_csv(args.annotators),
-        sam=sam,
-        clip=clip,
-        chunk_size=args.chunk_size,
-        batch_size=args.batch_size,
-        rank=args.rank,
-        world_size=args.world_size,
-        device=args.device,
-    )
+    with _locked(args.out, "annotate", args.rank, args.world_size):
+        report = annotate(
+            args.in_dir,
+            args.out,
+            annotators=_csv(args.annotators),
+            sam=sam,
+            clip=clip,
+            chunk_size=args.chunk_size,
+            batch_size=args.batch_size,
+            rank=args.rank,
+            world_size=args.world_size,
+            device=args.device,
+        )
     print(json.dumps(report.to_dict(), indent=2))
 
 
@@ -429,7 +447,12 @@ def _cmd_mix(args: argparse.Namespace) -> None:
     from gasr_hf.publish import add_mixture, parse_sources
 
     mixture = add_mixture(
-        args.repo, args.name, parse_sources(args.source), args.mode, replace=args.replace
+        args.repo,
+        args.name,
+        parse_sources(args.source),
+        args.mode,
+        replace=args.replace,
+        seed=args.seed,
     )
     logger.info("recorded mixture %s", mixture)
 
@@ -477,15 +500,22 @@ def _add_publish_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", action="append", required=True, metavar="CONFIG=WEIGHT")
     p.add_argument("--mode", choices=("probabilities", "concat"), default="probabilities")
     p.add_argument("--replace", action="store_true", help="replace a mixture of that name")
+    p.add_argument("--seed", type=int, default=0, help="interleave seed (default 0)")
 
 
 # --- SR data ------------------------------------------------------------------------------------
 
 
 def _cmd_tile(args: argparse.Namespace) -> None:
+    with _locked(args.out, "tile", args.rank, args.world_size):
+        report = _tile(args)
+    print(json.dumps(report.to_dict(), indent=2))
+
+
+def _tile(args: argparse.Namespace) -> Any:
     from gasr_hf.sr.tile import tile_dataset
 
-    report = tile_dataset(
+    return tile_dataset(
         args.src,
         args.out,
         args.size,
@@ -502,7 +532,6 @@ def _cmd_tile(args: argparse.Namespace) -> None:
         repo_dir=args.repo,
         repo_config=args.config,
     )
-    print(json.dumps(report.to_dict(), indent=2))
 
 
 def _add_data_commands(sub: argparse._SubParsersAction) -> None:
@@ -535,7 +564,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     config = load_train_config(
         args.config, args.overrides, max_steps=args.max_steps, smoke=args.smoke
     )
-    result = train(config, resume=args.resume)
+    with _locked(Path(config.output_dir), "train"):
+        result = train(config, resume=args.resume)
     print(f"trained {result.steps} steps; EMA weights: {result.ema_weights}")
 
 
@@ -575,9 +605,15 @@ def _add_train_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
+    with _locked(args.out, "eval"):
+        report = _evaluate(args)
+    print(report.to_markdown())
+
+
+def _evaluate(args: argparse.Namespace) -> Any:
     from gasr_hf.sr.evaluate import evaluate_model
 
-    report = evaluate_model(
+    return evaluate_model(
         args.model,
         args.bench,
         args.bench_root,
@@ -595,7 +631,6 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         lr_root=args.lr_root,
         gray_as_gray=args.gray_as_gray,
     )
-    print(report.to_markdown())
 
 
 def _cmd_upscale(args: argparse.Namespace) -> None:
@@ -726,6 +761,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_lines(err: Exception, args: argparse.Namespace) -> list[str]:
+    """One line per problem; an OSError that names no file (a full disk) names the command's
+    output folder or input instead."""
+    if isinstance(err, OSError) and err.filename is None:
+        where = next(
+            (getattr(args, k) for k in ("out", "repo", "config") if getattr(args, k, None)), None
+        )
+        return [f"{err} (in {where})" if where else str(err)]
+    return getattr(err, "problems", None) or [str(err)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -736,8 +782,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except USER_ERRORS as err:
-        message = " ".join(str(err).split())
-        print(f"gasr {args.command}: error: {message}", file=sys.stderr)
+        for problem in _error_lines(err, args):
+            print(f"gasr {args.command}: error: {' '.join(problem.split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"gasr {args.command}: interrupted", file=sys.stderr)

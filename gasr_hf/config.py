@@ -16,6 +16,14 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+class ConfigErrors(ValueError):
+    """Several problems of one config, found together; the CLI prints one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping from ``path``; errors name the file."""
     import yaml

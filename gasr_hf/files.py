@@ -16,19 +16,41 @@ _READ_BLOCK = 1 << 22
 
 def write_text_atomic(path: str | Path, text: str, *, tmp_tag: str = "") -> Path:
     """Write ``text`` to a hidden temporary file beside ``path``, then rename it over ``path``: a reader
-    sees the old file or the new one, never half of one. ``tmp_tag`` keeps concurrent writers (ranks)
-    from sharing a temporary file."""
+    sees the old file or the new one, never half of one. The temporary name holds this process's
+    id, and ``tmp_tag`` tells apart writers within one process (ranks run as threads)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{'.' + tmp_tag if tmp_tag else ''}.tmp")
+    tmp = path.with_name(tmp_name(path.name, tmp_tag))
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
+def tmp_name(name: str, tag: str = "") -> str:
+    """A hidden temporary name for ``name`` that no other process (and no other ``tag``) uses."""
+    return f".{name}.{os.getpid()}{'.' + tag if tag else ''}.tmp"
+
+
 def write_json_atomic(path: str | Path, data: Any, *, tmp_tag: str = "") -> Path:
     """:func:`write_text_atomic` of ``data`` as indented JSON (paths and other objects as strings)."""
     return write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n", tmp_tag=tmp_tag)
+
+
+def read_json_state(path: str | Path, keys: tuple[str, ...] = (), what: str = "state file") -> Any:
+    """A JSON mapping written by gasr_hf (a marker, a report); a file that does not parse, is not a
+    mapping or lacks one of ``keys`` is a ValueError naming ``path``, so a truncated or hand-edited
+    state file is reported in one line instead of a traceback."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: corrupt {what} ({err}); remove it to redo that step") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: corrupt {what} (not a JSON object); remove it to redo that step")
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise ValueError(f"{path}: corrupt {what} (no {missing[0]!r}); remove it to redo that step")
+    return data
 
 
 def json_digest(value: Any) -> str:

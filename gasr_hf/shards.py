@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gasr_hf.files import write_json_atomic
+from gasr_hf.files import json_digest, read_json_state, tmp_name, write_json_atomic
 
 if TYPE_CHECKING:
     import datasets
@@ -32,6 +32,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STATE_DIR = ".gasr"
+MARKER_KEYS = (
+    "index",
+    "shard",
+    "row_start",
+    "row_stop",
+    "chunk_size",
+    "rows_in",
+    "rows_out",
+    "failures",
+    "seconds",
+)
+"""What every done marker holds; one without them is reported as corrupt, naming its path."""
 
 
 @dataclass(frozen=True)
@@ -112,14 +124,34 @@ def read_markers(out_dir: str | Path, split: str = "train") -> dict[int, dict[st
     done_dir = Path(out_dir) / STATE_DIR / "done"
     markers: dict[int, dict[str, Any]] = {}
     for path in sorted(done_dir.glob(f"{split}-*.json")):
-        try:
-            marker = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"{path}: malformed done marker ({err}); delete it to redo the chunk"
-            ) from err
-        markers[int(marker["index"])] = marker
+        marker = read_json_state(path, MARKER_KEYS, "done marker")
+        if not isinstance(marker["index"], int):
+            raise ValueError(f"{path}: corrupt done marker (index {marker['index']!r})")
+        markers[marker["index"]] = marker
     return markers
+
+
+def folder_digest(out_dir: str | Path, split: str = "train") -> str:
+    """A digest of what the shards of ``out_dir`` hold, read from their done markers: each chunk's
+    rows, the sha256 of its source rows, its settings and its shard's size. It changes when a chunk
+    is added, redone from other rows or rewritten, without reading the shards themselves."""
+    out_dir = Path(out_dir)
+    content = []
+    for index, marker in sorted(read_markers(out_dir, split).items()):
+        shard = out_dir / marker["shard"]
+        content.append(
+            [
+                index,
+                marker["shard"],
+                marker["row_start"],
+                marker["row_stop"],
+                marker["rows_out"],
+                marker.get("source_sha256"),
+                marker.get("meta"),
+                shard.stat().st_size if shard.is_file() else None,
+            ]
+        )
+    return json_digest(content)
 
 
 def _chunk_range(index: int, chunk_size: int, num_rows: int) -> tuple[int, int]:
@@ -320,7 +352,7 @@ def run_chunks(
             digest_of, digest = _rows_digest(chunk, id_column)
             result = process(chunk)
             shard = shard_name(split, index)
-            tmp = tmp_dir / f"{split}-{index:05d}.rank{rank}.parquet"
+            tmp = tmp_dir / tmp_name(f"{split}-{index:05d}.parquet", f"rank{rank}").lstrip(".")
             _to_parquet(result.dataset, tmp)
             os.replace(tmp, out_dir / shard)
             seconds = time.perf_counter() - began

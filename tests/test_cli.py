@@ -96,3 +96,42 @@ def test_corpus_show_lists_and_summarises(capsys):
     assert "artwork" in capsys.readouterr().out.split()
     assert main(["corpus", "show", "artwork"]) == 0
     assert '"unique_prompts"' in capsys.readouterr().out
+
+
+def test_an_os_error_is_one_line_naming_where(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import gasr_hf.prompts
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gasr_hf.prompts, "save_prompts", full_disk)
+    out = tmp_path / "prompts"
+    assert main(["prompts", "--n", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"gasr prompts: error: [Errno 28] No space left on device (in {out})\n"
+
+
+@pytest.mark.parametrize("command", ["generate", "annotate", "ingest", "tile", "eval"])
+def test_a_folder_another_run_writes_is_refused_at_once(tmp_path, capsys, command):
+    import os
+
+    from gasr_hf.lock import folder_lock
+
+    out = tmp_path / "out"
+    argv = {
+        "generate": ["generate", "--prompts", str(tmp_path / "p"), "--out", str(out)],
+        "annotate": ["annotate", str(tmp_path / "in"), "--out", str(out)],
+        "ingest": ["ingest", str(tmp_path / "in"), "--name", "x", "--out", str(out)],
+        "tile": ["tile", str(tmp_path / "in"), str(out)],
+        "eval": ["eval", "--model", "bicubic", "--bench", "Set5", "--out", str(out)],
+    }[command]
+    with folder_lock(out, "build"):
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"gasr {command}: error: {out} is being written by another run: PID {os.getpid()} "
+        f"(gasr build) holds {out / '.gasr' / 'lock'}; wait for it to finish before running "
+        f"gasr {command} into this folder\n"
+    )

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from gasr_hf.files import png_bytes
+from gasr_hf.files import png_bytes, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -397,7 +397,7 @@ def ingest_folder(
         errors_path=str(errors_path),
         report_path=str(state / REPORT_FILE),
     )
-    (state / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+    write_json_atomic(state / REPORT_FILE, report.to_dict(), tmp_tag=f"rank{rank}")
     logger.info(
         "ingested %d of %d files from %s; skipped %s; errors in %s",
         report.written,

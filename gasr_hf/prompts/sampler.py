@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gasr_hf import __version__
+from gasr_hf.files import tmp_name
 from gasr_hf.prompts.corpus import Corpus, load_corpus
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def save_prompts(
     if shard.exists() and not overwrite:
         raise FileExistsError(f"{shard} exists already (pass overwrite to replace it)")
     shard.parent.mkdir(parents=True, exist_ok=True)
-    tmp = shard.with_suffix(".parquet.tmp")
+    tmp = shard.with_name(tmp_name(shard.name))
     dataset.to_parquet(str(tmp))
     tmp.replace(shard)
     info = {

@@ -1,10 +1,12 @@
 """The dataset card: README.md with YAML metadata (``DatasetCardData``) and a body rendered from
 ``gasr_hf/publish/card_template.md`` (``dataset_card/README.template.md`` links to it).
 
-The README is the repository's state. ``assemble_repo`` writes its ``configs`` and ``dataset_info``;
-``write_card`` adds the licence, tags and the card inputs (``gasr_card``, a :class:`CardInfo`) and
-renders the body; ``add_mixture`` adds ``gasr_mixtures``. Every change re-renders the body from the
-YAML, so the body never disagrees with the metadata.
+The card's state is its metadata in ``.gasr/card.json`` (hidden, never published); README.md is
+rendered from it and never read back as state. ``assemble_repo`` sets its ``configs`` and
+``dataset_info``; ``write_card`` adds the licence, tags and the card inputs (``gasr_card``, a
+:class:`CardInfo`); ``add_mixture`` adds ``gasr_mixtures``. Every change re-renders README.md whole
+(YAML and body), so a hand edit of it is overwritten, and ``gasr verify`` reports one. A repository
+without that state (made by an older gasr_hf) is read from its README once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gasr_hf.files import tmp_name
+
 if TYPE_CHECKING:
     import datasets
     from huggingface_hub import DatasetCard, DatasetCardData
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 README = "README.md"
+CARD_STATE = Path(".gasr") / "card.json"
 FIGURES_DIR = "figures"
 TEMPLATE_PATH = Path(__file__).with_name("card_template.md")
 """Package data, so a wheel install writes cards too; ``dataset_card/README.template.md`` links here."""
@@ -84,7 +89,7 @@ KNOWN_COLUMNS: dict[str, str] = {
     "attempt": "Render attempt that produced the image (1: the first).",
 }
 CONFIG_DESCRIPTIONS: dict[str, str] = {
-    "gasr": "The generated artwork-style images.",
+    "gasr": "The generated images.",
     "df2k": "Real photographs ingested from DIV2K and Flickr2K.",
     "gasr-df2k": "gasr and df2k together: the paper's training set.",
 }
@@ -102,6 +107,10 @@ class CardInfo:
     model: str
     """Text-to-image model id (or backend name) that rendered the images."""
     model_revision: str | None = None
+    backend: str | None = None
+    """The image backend (``diffusers``, ``procedural``): the card's wording follows it."""
+    domain: str | None = None
+    """The corpus's target domain, in words; the card says what the images are for with it."""
     base_description: str | None = None
     sampler: dict[str, Any] = field(default_factory=dict)
     """Sampler settings, for example ``{"steps": 50, "guidance": 3.5, "width": 1024, ...}``."""
@@ -157,10 +166,27 @@ def load_card_info(path: str | Path) -> CardInfo:
     return from_dict(CardInfo, load_yaml(path), source=str(path))
 
 
-# --- the README as state ----------------------------------------------------------------------
+# --- the card's state, and the README as published ------------------------------------------------
+
+
+def card_data(repo_dir: str | Path) -> DatasetCardData:
+    """The card's metadata as gasr_hf last wrote it (``.gasr/card.json``); empty for a new
+    repository; read from README.md only for one made before that state existed."""
+    from huggingface_hub import DatasetCardData
+
+    from gasr_hf.files import read_json_state
+
+    repo_dir = Path(repo_dir)
+    state = repo_dir / CARD_STATE
+    if state.is_file():
+        return DatasetCardData(**read_json_state(state, what="card state"))
+    if (repo_dir / README).is_file():
+        return read_card(repo_dir).data
+    return DatasetCardData()
 
 
 def read_card(repo_dir: str | Path) -> DatasetCard:
+    """README.md as published (for checks and for readers of the card, not as state)."""
     from huggingface_hub import DatasetCard
 
     path = Path(repo_dir) / README
@@ -239,11 +265,9 @@ def update_card_data(
     (``None`` deletes a key). ``dataset_info`` is recomputed for every config from its files.
     """
     from datasets.info import DatasetInfosDict
-    from huggingface_hub import DatasetCard, DatasetCardData
 
     repo_dir = Path(repo_dir)
-    path = repo_dir / README
-    data = DatasetCard.load(path).data if path.is_file() else DatasetCardData()
+    data = card_data(repo_dir)
     entries = card_configs(data)
     for name in remove:
         entries.pop(name, None)
@@ -277,11 +301,14 @@ def update_card_data(
 
 
 def save_card(repo_dir: str | Path, data: DatasetCardData) -> Path:
-    """Write README.md from ``data``: the rendered template once ``gasr_card`` is set, else the
-    metadata with a one-line body."""
+    """Record ``data`` as the card's state, then write README.md from it: the rendered template once
+    ``gasr_card`` is set, else the metadata with a one-line body."""
     from huggingface_hub import DatasetCard
 
+    from gasr_hf.files import write_json_atomic
+
     repo_dir = Path(repo_dir)
+    write_json_atomic(repo_dir / CARD_STATE, data.to_dict())
     if data.get("gasr_card"):
         card = _render(repo_dir, data)
     else:
@@ -291,7 +318,7 @@ def save_card(repo_dir: str | Path, data: DatasetCardData) -> Path:
         )
         card = DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
     path = repo_dir / README
-    tmp = path.with_name(f".{README}.tmp")
+    tmp = path.with_name(tmp_name(README))
     card.save(tmp)
     os.replace(tmp, path)
     return path
@@ -385,6 +412,7 @@ def _render(repo_dir: Path, data: DatasetCardData) -> DatasetCard:
         "load_path": info.repo_id or f"./{repo_dir.name}",
         "revision": f"v{info.version}" if info.repo_id else None,
         "bibtex": info.citation_bibtex or default_bibtex(),
+        "procedural": (info.backend or info.provenance.get("backend")) == "procedural",
     }
     if not TEMPLATE_PATH.is_file():
         raise FileNotFoundError(f"card template not found: {TEMPLATE_PATH}")
@@ -436,9 +464,9 @@ def write_card(repo_dir: str | Path, info: CardInfo) -> Path:
     from gasr_hf.config import to_dict
 
     repo_dir = Path(repo_dir)
-    data = read_card(repo_dir).data
+    data = card_data(repo_dir)
     if not data.get("configs"):
-        raise ValueError(f"{repo_dir / README} declares no configs; run assemble_repo first")
+        raise FileNotFoundError(f"{repo_dir} has no card with configs; run assemble_repo first")
     stored = dataclasses.replace(
         info,
         umap_figure=_copy_figure(repo_dir, info.umap_figure, "umap"),
@@ -466,10 +494,26 @@ def write_card(repo_dir: str | Path, info: CardInfo) -> Path:
     return path
 
 
+def set_repo_id(repo_dir: str | Path, repo_id: str) -> bool:
+    """Point the card's quick start at the Hub repository ``repo_id`` (loaded at the release's tag)
+    and re-render it; returns whether the card changed."""
+    repo_dir = Path(repo_dir)
+    data = card_data(repo_dir)
+    stored = dict(data.get("gasr_card") or {})
+    if not stored:
+        raise ValueError(f"{repo_dir / README} has no gasr_card; run write_card first")
+    if stored.get("repo_id") == repo_id:
+        return False
+    stored["repo_id"] = repo_id
+    data["gasr_card"] = stored
+    save_card(repo_dir, data)
+    return True
+
+
 def render_card(repo_dir: str | Path) -> Path:
     """Re-render README.md's body from its own YAML (after editing the template, say)."""
     repo_dir = Path(repo_dir)
-    data = read_card(repo_dir).data
+    data = card_data(repo_dir)
     if not data.get("gasr_card"):
         raise ValueError(f"{repo_dir / README} has no gasr_card; run write_card first")
     return save_card(repo_dir, data)

@@ -64,13 +64,21 @@ def push_repo(
     """Upload the dataset repository ``repo_dir`` to the Hub dataset ``repo_id`` as ``version``.
 
     Before anything is sent: ``version`` must be ``X.Y.Z`` and equal the manifest's and the card's,
-    ``verify_repo`` must find nothing, the card must pass the Hub's YAML validation
+    ``verify_repo`` must find nothing (then the card's quick start is pointed at ``repo_id`` and
+    the manifest follows), the card must pass the Hub's YAML validation
     (``DatasetCard.validate``: online, so without the Hub this is a ValueError), and the tag
     ``v{version}`` must not exist yet. Then the repository is created (if needed), uploaded and
     tagged. ``api`` is an ``HfApi`` (one is made from ``token`` when omitted).
     """
-    from gasr_hf.publish.card import README, card_version, check_version, read_card, real_configs
-    from gasr_hf.publish.manifest import read_manifest, verify_repo
+    from gasr_hf.publish.card import (
+        README,
+        card_version,
+        check_version,
+        read_card,
+        real_configs,
+        set_repo_id,
+    )
+    from gasr_hf.publish.manifest import read_manifest, refresh_manifest_configs, verify_repo
 
     repo_dir = Path(repo_dir)
     check_version(version)
@@ -89,6 +97,8 @@ def push_repo(
         listed = "; ".join(str(m) for m in mismatches[:5])
         more = f" (and {len(mismatches) - 5} more)" if len(mismatches) > 5 else ""
         raise ValueError(f"{repo_dir} does not match its manifest or card: {listed}{more}")
+    if set_repo_id(repo_dir, repo_id):  # the quick start loads what is pushed, at its tag
+        refresh_manifest_configs(repo_dir)
     card = read_card(repo_dir)
     _validate_card(card, repo_dir, repo_id)
     real = real_configs(card.data)

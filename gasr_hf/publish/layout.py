@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gasr_hf.files import parquet_files, write_json_atomic
+from gasr_hf.files import parquet_files, read_json_state, write_json_atomic
 
 if TYPE_CHECKING:
     import datasets
@@ -269,12 +269,10 @@ def _remove_stale(out_dir: Path, keep: set[str]) -> None:
 
 
 def _dropped(out_dir: Path, configs: Mapping[str, Any]) -> set[str]:
-    """Configs of an earlier layout in the README that this layout no longer has (mixtures stay)."""
-    from gasr_hf.publish.card import README, card_configs, read_card
+    """Configs of an earlier layout of the card that this layout no longer has (mixtures stay)."""
+    from gasr_hf.publish.card import card_configs, card_data
 
-    if not (out_dir / README).is_file():
-        return set()
-    data = read_card(out_dir).data
+    data = card_data(out_dir)
     mixtures = {m["name"] for m in data.get("gasr_mixtures") or []}
     return set(card_configs(data)) - set(configs) - mixtures
 
@@ -340,7 +338,7 @@ def assemble_repo(
                 marker = state / "assemble" / (rel + ".json")
                 stamp = _source_stamp(src, digest)
                 if dst.is_file() and marker.is_file():
-                    done = json.loads(marker.read_text(encoding="utf-8"))
+                    done = read_json_state(marker, ("rows",), "assemble marker")
                     if {k: done.get(k) for k in stamp} == stamp:
                         rows[config] += done["rows"]
                         skipped += 1

@@ -1,5 +1,6 @@
-"""``manifest.json``: every shard of a dataset repository with its rows, bytes and SHA-256, plus the
-version and configs; ``verify_repo`` recomputes it all and lists what differs."""
+"""``manifest.json``: every shard of a dataset repository with its rows, bytes and SHA-256, the card
+(``README.md``) and the figures with their bytes and SHA-256, plus the version and configs;
+``verify_repo`` recomputes it all and lists what differs (an edited licence line included)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gasr_hf.files import sha256_file, write_json_atomic
+from gasr_hf.files import read_json_state, sha256_file, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-FORMAT = "gasr-manifest/1"
+FORMAT = "gasr-manifest/2"
+"""Version 2 added ``files`` (the card and the figures)."""
 _READ_BLOCK = 8 << 20
 
 
@@ -49,6 +51,27 @@ def repo_shards(repo_dir: Path) -> list[str]:
         for p in data.rglob("*.parquet")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(data).parts)
     )
+
+
+def repo_files(repo_dir: Path) -> list[str]:
+    """The card and the files under ``figures/`` (hidden ones excluded), as relative POSIX paths."""
+    from gasr_hf.publish.card import FIGURES_DIR, README
+
+    files = [README] if (repo_dir / README).is_file() else []
+    figures = repo_dir / FIGURES_DIR
+    if figures.is_dir():
+        files += sorted(
+            p.relative_to(repo_dir).as_posix()
+            for p in figures.rglob("*")
+            if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(figures).parts)
+        )
+    return files
+
+
+def _file_entry(repo_dir: Path, rel: str) -> dict[str, Any]:
+    path = repo_dir / rel
+    return {"path": rel, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def _card_configs(repo_dir: Path) -> dict[str, list[str]]:
@@ -99,6 +122,7 @@ def write_manifest(repo_dir: str | Path, version: str) -> Path:
         "total_rows": 0,
         "total_bytes": 0,
         "shards": [_shard_entry(repo_dir, rel) for rel in tqdm(shards, desc="manifest")],
+        "files": [_file_entry(repo_dir, rel) for rel in repo_files(repo_dir)],
     }
     manifest["total_rows"] = sum(s["rows"] for s in manifest["shards"])
     manifest["total_bytes"] = sum(s["bytes"] for s in manifest["shards"])
@@ -117,12 +141,15 @@ def read_manifest(repo_dir: str | Path) -> dict[str, Any]:
     path = Path(repo_dir) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"no {MANIFEST} in {repo_dir}; run write_manifest first")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: malformed JSON: {err}") from err
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path}: format {manifest.get('format')!r} is not {FORMAT!r}")
+    manifest = read_json_state(path, ("format",), "manifest")
+    if manifest["format"] != FORMAT:
+        raise ValueError(
+            f"{path}: format {manifest['format']!r} is not {FORMAT!r}; rewrite it with "
+            "gasr manifest (or rerun gasr build)"
+        )
+    missing = [k for k in ("version", "configs", "shards", "files") if k not in manifest]
+    if missing:
+        raise ValueError(f"{path}: corrupt manifest (no {missing[0]!r})")
     return manifest
 
 
@@ -133,7 +160,27 @@ def refresh_manifest_configs(repo_dir: str | Path) -> None:
         return
     manifest = read_manifest(repo_dir)
     manifest["configs"] = _card_configs(Path(repo_dir))
-    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    manifest["files"] = [_file_entry(Path(repo_dir), rel) for rel in repo_files(Path(repo_dir))]
+    write_json_atomic(path, manifest)
+
+
+def _verify_files(repo_dir: Path, entries: list[dict[str, Any]]) -> list[Mismatch]:
+    """The card and the figures against their manifest entries."""
+    found: list[Mismatch] = []
+    listed = {entry["path"]: entry for entry in entries}
+    for rel in sorted(set(repo_files(repo_dir)) - set(listed)):
+        found.append(Mismatch(rel, "extra", actual="file not in the manifest"))
+    for rel, entry in listed.items():
+        path = repo_dir / rel
+        if not path.is_file():
+            found.append(Mismatch(rel, "missing"))
+            continue
+        if path.stat().st_size != entry["bytes"]:
+            found.append(Mismatch(rel, "bytes", str(entry["bytes"]), str(path.stat().st_size)))
+        digest = sha256_file(path)
+        if digest != entry["sha256"]:
+            found.append(Mismatch(rel, "sha256", entry["sha256"], digest))
+    return found
 
 
 def verify_repo(repo_dir: str | Path) -> list[Mismatch]:
@@ -172,8 +219,8 @@ def verify_repo(repo_dir: str | Path) -> list[Mismatch]:
             continue
         if rows != entry["rows"]:
             found.append(Mismatch(rel, "rows", str(entry["rows"]), str(rows)))
+    found.extend(_verify_files(repo_dir, manifest["files"]))
     if not (repo_dir / README).is_file():
-        found.append(Mismatch(README, "missing"))
         return found
     in_card = card_version(repo_dir)
     if in_card is not None and in_card != manifest["version"]:

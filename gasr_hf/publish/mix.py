@@ -33,9 +33,17 @@ class Mixture:
     """Source config -> probability (``probabilities``) or share of the rows (``concat``)."""
     rows: dict[str, int]
     """Source config -> its train rows when the mixture was recorded."""
+    seed: int = 0
+    """The seed of ``interleave_datasets`` that draws a ``probabilities`` mixture."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "mode": self.mode, "sources": self.sources, "rows": self.rows}
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "sources": self.sources,
+            "rows": self.rows,
+            "seed": self.seed,
+        }
 
 
 def parse_sources(specs: Sequence[str]) -> dict[str, float]:
@@ -81,6 +89,7 @@ def add_mixture(
     mode: MixMode = "probabilities",
     *,
     replace: bool = False,
+    seed: int = 0,
 ) -> Mixture:
     """Record mixture ``name`` of the repository's configs ``sources`` (config -> weight).
 
@@ -91,7 +100,7 @@ def add_mixture(
     """
     from datasets.info import DatasetInfosDict
 
-    from gasr_hf.publish.card import card_configs, config_patterns, read_card, update_card_data
+    from gasr_hf.publish.card import card_configs, card_data, config_patterns, update_card_data
     from gasr_hf.publish.layout import CONFIG_NAME
     from gasr_hf.publish.manifest import refresh_manifest_configs
 
@@ -102,7 +111,9 @@ def add_mixture(
             f"mixture name {name!r} must start with a letter or digit and use only letters, "
             "digits, '_', '.', '-'"
         )
-    data = read_card(repo_dir).data
+    data = card_data(repo_dir)
+    if not data.get("configs"):
+        raise FileNotFoundError(f"{repo_dir} has no card with configs; run assemble_repo first")
     existing = {m["name"]: m for m in data.get(MIXTURES_KEY) or []}
     if name in existing and not replace:
         raise ValueError(
@@ -135,7 +146,7 @@ def add_mixture(
     else:
         total_weight = sum(sources.values())
         weights = {s: float(w) / total_weight for s, w in sources.items()}
-    mixture = Mixture(name=name, mode=mode, sources=weights, rows=rows)
+    mixture = Mixture(name=name, mode=mode, sources=weights, rows=rows, seed=seed)
     existing[name] = mixture.to_dict()
     update_card_data(
         repo_dir,
@@ -163,7 +174,13 @@ def read_mixtures(repo: str | Path, *, revision: str | None = None) -> list[Mixt
         path = Path(hf_hub_download(str(repo), README, repo_type="dataset", revision=revision))
     data = DatasetCard.load(path).data
     return [
-        Mixture(name=m["name"], mode=m["mode"], sources=dict(m["sources"]), rows=dict(m["rows"]))
+        Mixture(
+            name=m["name"],
+            mode=m["mode"],
+            sources=dict(m["sources"]),
+            rows=dict(m["rows"]),
+            seed=m.get("seed", 0),
+        )
         for m in data.get(MIXTURES_KEY) or []
     ]
 
@@ -175,12 +192,13 @@ def mixture_dataset(
     revision: str | None = None,
     split: str = "train",
     streaming: bool = True,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> datasets.Dataset | datasets.IterableDataset:
     """Load mixture ``name`` of ``repo`` (folder or Hub id) for training.
 
     ``concat``: the mixture's config. ``probabilities``: the source configs interleaved with the
-    recorded probabilities (``seed``), until every source is exhausted.
+    recorded probabilities and seed (or ``seed``), until every source is exhausted: the code the
+    card shows, with plain ``datasets``.
     """
     import datasets
 
@@ -202,6 +220,6 @@ def mixture_dataset(
     return datasets.interleave_datasets(
         parts,
         probabilities=list(mixture.sources.values()),
-        seed=seed,
+        seed=mixture.seed if seed is None else seed,
         stopping_strategy="all_exhausted",
     )

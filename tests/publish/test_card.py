@@ -159,3 +159,45 @@ def test_procedural_build_states_its_own_licence(repo):
     card = DatasetCard.load(write_card(repo, info))
     assert card.data.license == "apache-2.0" and "license_name" not in card.data.to_dict()
     assert "Procedural images, Apache-2.0." in card.text and "FLUX" not in card.text
+
+
+def test_the_wording_follows_the_backend_and_the_domain(repo):
+    domain = "maps: street plans, nautical charts and contour lines"
+    procedural = card_info(backend="procedural", domain=domain, model="gasr_hf.procedural@1")
+    text = (repo / "README.md").read_text() if write_card(repo, procedural) else ""
+    assert "procedural backend draws an image for each prompt" in text
+    assert "model's own artefacts" not in text and "a text-to-image model (" not in text
+    assert f"in the domain of {domain}" in text and f"SR quality on {domain}." in text
+
+    text = (repo / "README.md").read_text() if write_card(repo, card_info()) else ""
+    assert "a text-to-image model (`black-forest-labs/FLUX.1-dev`) renders them" in text
+    assert "the text-to-image model's own artefacts" in text and "procedural" not in text
+
+
+def test_a_weighted_mixture_shows_the_plain_datasets_code_that_draws_it(repo):
+    from gasr_hf.publish.mix import add_mixture
+
+    write_card(repo, card_info(repo_id="someone/gasr"))
+    add_mixture(repo, "quarter", {"gasr": 1, "df2k": 3}, seed=7)
+    text = (repo / "README.md").read_text()
+    code = text.split("plain\n`datasets` reproduces it:\n\n```python\n")[1].split("```")[0]
+    compile(code, "card", "exec")
+    assert "gasr_hf" not in code
+    assert "probabilities=[0.25, 0.75],\n    seed=7," in code
+    assert (
+        'load_dataset("someone/gasr", "df2k", split="train", streaming=True, revision="v1.0.0")'
+        in code
+    )
+
+
+def test_the_readme_is_rendered_from_the_card_state_and_never_read_back(repo):
+    from gasr_hf.publish.mix import add_mixture
+
+    write_card(repo, card_info())
+    readme = repo / "README.md"
+    readme.write_text("---\nlicense: mit\n---\n# edited by hand\n")
+    add_mixture(repo, "even", {"gasr": 1, "df2k": 1})
+    text = readme.read_text()
+    assert "edited by hand" not in text and "license: mit" not in text
+    assert "license: other" in text and "| `even` | probabilities |" in text
+    assert check_card(repo) == []

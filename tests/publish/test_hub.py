@@ -92,6 +92,17 @@ def test_push_uploads_then_tags(repo, validated):
     assert (result.tag, result.commit) == ("v1.2.0", "c0ffee")
 
 
+def test_the_pushed_card_loads_the_pushed_repository_at_its_tag(repo, validated):
+    from gasr_hf.publish.manifest import verify_repo
+
+    assert "someone/gasr" not in (repo / "README.md").read_text()
+    push_repo(repo, "someone/gasr", "1.2.0", api=FakeApi())
+    card = (repo / "README.md").read_text()
+    expected = 'load_dataset("someone/gasr", "gasr-df2k", split="train", revision="v1.2.0")'
+    assert expected in card
+    assert verify_repo(repo) == []
+
+
 @pytest.mark.parametrize(
     ("version", "message"),
     [

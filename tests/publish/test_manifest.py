@@ -89,3 +89,33 @@ def test_verify_needs_a_manifest(tmp_path, stage_outputs):
     assemble_repo(repo, stage_outputs)
     with pytest.raises(FileNotFoundError, match="no manifest.json"):
         verify_repo(repo)
+
+
+def test_the_manifest_covers_the_card_and_the_figures(repo):
+    manifest = json.loads((repo / "manifest.json").read_text())
+    assert [f["path"] for f in manifest["files"]] == ["README.md"]
+    card = repo / "README.md"
+    text = card.read_text()
+    assert "Non-Commercial License" in text
+    card.write_text(text.replace("Non-Commercial License", "Commercial License"))
+    (repo / "figures").mkdir()
+    (repo / "figures" / "extra.png").write_bytes(b"png")
+    found = verify_repo(repo)
+    assert [(m.path, m.kind) for m in found] == [
+        ("figures/extra.png", "extra"),
+        ("README.md", "bytes"),
+        ("README.md", "sha256"),
+    ]
+    write_manifest(repo, "1.0.0")
+    assert verify_repo(repo) == []
+
+
+def test_a_manifest_of_an_older_format_or_corrupt_is_named(repo):
+    path = repo / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, "format": "gasr-manifest/1"}))
+    with pytest.raises(ValueError, match="gasr-manifest/1.*rewrite it with gasr manifest"):
+        verify_repo(repo)
+    path.write_text("[]")
+    with pytest.raises(ValueError, match=f"{path}: corrupt manifest"):
+        verify_repo(repo)

@@ -1,0 +1,263 @@
+"""A small graph of stages keyed on content: what ``gasr build`` plans and runs.
+
+A :class:`Stage` declares its inputs (earlier stages), its settings (normalised by the caller: paths
+resolved, fields that change only the layout or the card left out) and how to digest its output.
+Its fingerprint is its settings plus its inputs' output digests, so a stage reruns exactly when its
+settings or the content of one of its inputs changed, whichever invocation changed them. A finished
+stage leaves a marker (``STATE_DIR/<name>.json``) with its fingerprint and output digest, written
+last. A data stage (prompts, images, annotations: costly, resumable) whose fingerprint changed is
+refused instead of being mixed with its old output; a derived stage (statistics, figures, layout,
+card, manifest) is cheap and simply reruns.
+
+Under several processes a distributed stage runs on every rank (each takes its share), each rank
+leaves ``<name>@<rank>-of-<n>.json``, and rank 0 writes ``<name>.json`` once all have finished: a
+barrier through files, which, unlike a collective, has no timeout to outlast while ranks finish their
+last chunks minutes apart. The other stages run on rank 0; the other ranks wait for the markers of
+those a distributed stage needs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from gasr_hf import __version__
+from gasr_hf.files import json_digest, read_json_state, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+MARKER_KEYS = ("stage", "fingerprint", "settings", "inputs", "output", "result")
+_POLL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[Mapping[str, Any]], Any]
+    """Does the work, given its inputs' results by name; returns a JSON-ready result."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    data: bool = False
+    """A data stage: a finished one whose fingerprint changed is refused, naming its marker."""
+    distributed: bool = False
+    """Runs on every rank; other stages run on rank 0 only."""
+    content: Callable[[], str] | None = None
+    """The digest of the stage's output once it ran (all ranks finished); by default its
+    fingerprint, for a stage whose output is a function of its settings and inputs."""
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    name: str
+    state: Literal["done", "to run", "stale"]
+    reason: str = ""
+    refused: bool = False
+    """A finished data stage whose settings or inputs changed: the build will not run."""
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.state}" + (f" ({self.reason})" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class GraphRun:
+    ran: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples as lists, paths as strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _changes(marker: Mapping[str, Any], settings: Any, inputs: Mapping[str, str]) -> list[str]:
+    """What differs between a finished stage's marker and this run, in words."""
+    old, new = marker["settings"], _plain(settings)
+    found = []
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(old.keys() | new.keys()):
+            if old.get(key) != new.get(key):
+                before, after = old.get(key, "<absent>"), new.get(key, "<absent>")
+                short = len(repr(before)) + len(repr(after)) < 80
+                found.append(f"{key}: {before!r} -> {after!r}" if short else f"{key} changed")
+    elif old != new:
+        found.append("settings changed")
+    old_inputs = marker["inputs"] if isinstance(marker["inputs"], dict) else {}
+    for name in sorted(old_inputs.keys() | inputs.keys()):
+        if name not in old_inputs:
+            found.append(f"new input {name}")
+        elif name not in inputs:
+            found.append(f"input {name} dropped")
+        elif old_inputs[name] != inputs[name]:
+            found.append(f"input {name} changed")
+    return found or ["fingerprint changed"]
+
+
+class StageGraph:
+    """Plans and runs ``stages`` (in order; every input an earlier stage) with markers in
+    ``state_dir``."""
+
+    def __init__(
+        self, stages: Sequence[Stage], state_dir: Path, rank: int = 0, world_size: int = 1
+    ) -> None:
+        seen: set[str] = set()
+        for stage in stages:
+            missing = [i for i in stage.inputs if i not in seen]
+            if stage.name in seen or missing:
+                raise ValueError(f"stage {stage.name!r}: duplicate, or unknown inputs {missing}")
+            seen.add(stage.name)
+        self.stages = tuple(stages)
+        self.state_dir = Path(state_dir)
+        self.rank, self.world_size = rank, world_size
+
+    def marker_path(self, name: str) -> Path:
+        return self.state_dir / f"{name}.json"
+
+    def read_marker(self, name: str) -> dict[str, Any] | None:
+        path = self.marker_path(name)
+        if not path.is_file():
+            return None
+        return read_json_state(path, MARKER_KEYS, "stage marker")
+
+    @staticmethod
+    def fingerprint(stage: Stage, digests: Mapping[str, str]) -> str:
+        return json_digest(
+            {"settings": stage.settings, "inputs": {i: digests[i] for i in stage.inputs}}
+        )
+
+    def refusal(self, stage: Stage, marker: Mapping[str, Any], digests: Mapping[str, str]) -> str:
+        changes = _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
+        return (
+            f"stage {stage.name!r} finished with other settings ({'; '.join(changes)}); to redo "
+            f"it with these, remove {self.marker_path(stage.name)} (or build into a new folder)"
+        )
+
+    # --- the plan ---------------------------------------------------------------------------
+
+    def plan(self) -> list[StageStatus]:
+        """Each stage's state from the markers alone, writing nothing. A stage after one that is
+        to run is stale or to run: whether it reruns depends on its input's new content."""
+        digests: dict[str, str] = {}
+        statuses = []
+        for stage in self.stages:
+            marker = self.read_marker(stage.name)
+            pending = [i for i in stage.inputs if i not in digests]
+            if marker is None:
+                reason = "not run yet" if not pending else f"after {', '.join(pending)}"
+                statuses.append(StageStatus(stage.name, "to run", reason))
+            elif pending:
+                reason = f"{', '.join(pending)} runs first; kept if its output is unchanged"
+                statuses.append(StageStatus(stage.name, "stale", reason))
+            elif marker["fingerprint"] == self.fingerprint(stage, digests):
+                digests[stage.name] = marker["output"]
+                statuses.append(StageStatus(stage.name, "done"))
+            elif stage.data:
+                reason = self.refusal(stage, marker, digests)
+                statuses.append(StageStatus(stage.name, "stale", reason, refused=True))
+            else:
+                changes = _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
+                statuses.append(StageStatus(stage.name, "stale", "; ".join(changes)))
+            if not pending and stage.name not in digests and stage.content is None:
+                digests[stage.name] = self.fingerprint(stage, digests)  # known before it runs
+        return statuses
+
+    # --- the run ----------------------------------------------------------------------------
+
+    def run(self) -> GraphRun:
+        """Run every stage that is not done; see the module docstring."""
+        digests: dict[str, str] = {}
+        results: dict[str, Any] = {}
+        ran: list[str] = []
+        skipped: list[str] = []
+        last_distributed = max((i for i, s in enumerate(self.stages) if s.distributed), default=-1)
+        for index, stage in enumerate(self.stages):
+            fingerprint = self.fingerprint(stage, digests)
+            if self.rank != 0 and not stage.distributed:
+                if index > last_distributed:
+                    break
+                marker = self._wait_for(stage.name, fingerprint)
+            else:
+                marker = self.read_marker(stage.name)
+                if marker is not None and marker["fingerprint"] != fingerprint:
+                    if stage.data:
+                        raise ValueError(self.refusal(stage, marker, digests))
+                    why = "; ".join(
+                        _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
+                    )
+                    logger.info("stage %s: rerunning (%s)", stage.name, why)
+                    marker = None
+                if marker is None:
+                    inputs = {i: results[i] for i in stage.inputs}
+                    marker = self._execute(stage, fingerprint, inputs, digests)
+                    ran.append(stage.name)
+                else:
+                    skipped.append(stage.name)
+            digests[stage.name] = marker["output"]
+            results[stage.name] = marker["result"]
+        return GraphRun(ran=tuple(ran), skipped=tuple(skipped))
+
+    def _record(
+        self, name: str, stage: Stage, digests: Mapping[str, str], **values: Any
+    ) -> dict[str, Any]:
+        record = {
+            "stage": stage.name,
+            "fingerprint": self.fingerprint(stage, digests),
+            "settings": stage.settings,
+            "inputs": {i: digests[i] for i in stage.inputs},
+            **values,
+            "gasr_hf": __version__,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_json_atomic(self.marker_path(name), record, tmp_tag=f"rank{self.rank}")
+        return _plain(record)
+
+    def _work(self, stage: Stage, inputs: Mapping[str, Any]) -> tuple[Any, float]:
+        logger.info("stage %s: running", stage.name)
+        start = time.perf_counter()
+        result = stage.run(inputs)
+        return result, round(time.perf_counter() - start, 3)
+
+    def _execute(
+        self,
+        stage: Stage,
+        fingerprint: str,
+        inputs: Mapping[str, Any],
+        digests: Mapping[str, str],
+    ) -> dict[str, Any]:
+        if not stage.distributed or self.world_size == 1:
+            result, seconds = self._work(stage, inputs)
+            output = stage.content() if stage.content else fingerprint
+            return self._record(
+                stage.name, stage, digests, output=output, result=result, seconds=seconds
+            )
+        ranks = [f"{stage.name}@{r}-of-{self.world_size}" for r in range(self.world_size)]
+        mine = self.read_marker(ranks[self.rank])
+        if mine is None or mine["fingerprint"] != fingerprint:
+            result, seconds = self._work(stage, inputs)
+            mine = self._record(
+                ranks[self.rank], stage, digests, output=None, result=result, seconds=seconds
+            )
+        for name in ranks:
+            self._wait_for(name, fingerprint)
+        if self.rank != 0:
+            return self._wait_for(stage.name, fingerprint)
+        output = stage.content() if stage.content else fingerprint
+        return self._record(
+            stage.name, stage, digests, output=output, result=mine["result"], seconds=0.0
+        )
+
+    def _wait_for(self, name: str, fingerprint: str) -> dict[str, Any]:
+        """Block until stage marker ``name`` exists with ``fingerprint`` (written by any rank)."""
+        last_log = 0.0
+        while True:
+            marker = self.read_marker(name)
+            if marker is not None and marker["fingerprint"] == fingerprint:
+                return marker
+            if time.monotonic() - last_log > 60:
+                logger.info("rank %d waits for stage %s", self.rank, name)
+                last_log = time.monotonic()
+            time.sleep(_POLL_SECONDS)
