@@ -1,11 +1,10 @@
 """Prompt rows -> Parquet shards of images, through the shared chunk runner.
 
-Why chunks and not ``datasets.map(with_rank=True, num_proc=...)``: ``map`` writes one cache file per
-process and only renames it at the very end, so a run killed after hours keeps nothing, and its
-fingerprinted cache is tied to one machine's cache folder. It also forks worker processes, each of
-which would load its own pipeline outside accelerate's device placement. The chunk runner keeps
-every finished chunk as a final shard with a done marker, loads the pipeline once per accelerate
-process and holds only one chunk's PNG bytes in memory.
+Why chunks for ``gasr generate`` rather than ``datasets.map(with_rank=True, num_proc=...)`` (which
+:class:`gasr_hf.generate.mapped.GenerateImages` serves): ``map`` makes its output final only at the
+very end, so a run killed after hours keeps nothing, and its fingerprinted cache is tied to one
+machine's cache folder. The chunk runner keeps every finished chunk as a final shard with a done
+marker, loads the pipeline once per accelerate process and holds only one chunk's PNG bytes in memory.
 """
 
 from __future__ import annotations
