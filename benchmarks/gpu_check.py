@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sr_train import make_shards, naive_scan, pipeline_pairs_per_second  # noqa: E402
+from sr_train import make_shards, naive_scan, pipeline_pairs_per_second, scan_inputs  # noqa: E402
 
 from gasr_hf.files import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -487,19 +487,8 @@ def part_train(rec: Recorder, shapes: Shapes) -> None:
 def part_scan(rec: Recorder, shapes: Shapes) -> None:
     from gasr_hf.sr.models.selective_scan import mamba_kernel, selective_scan
 
-    gen = torch.Generator().manual_seed(0)
-    batch, groups, channels, state, length = 1, 4, 72, 10, shapes.scan_length
-    dim = groups * channels
-    x = {
-        "u": torch.randn(batch, dim, length, generator=gen),
-        "delta": torch.randn(batch, dim, length, generator=gen) - 2,
-        "A": -torch.rand(dim, state, generator=gen) * 4,
-        "B": torch.randn(batch, groups, state, length, generator=gen),
-        "C": torch.randn(batch, groups, state, length, generator=gen),
-        "D": torch.randn(dim, generator=gen),
-        "delta_bias": torch.randn(dim, generator=gen) * 0.1,
-    }
-    x = {k: v.to(shapes.device) for k, v in x.items()}
+    x = scan_inputs(False, shapes.device, shapes.scan_length)
+    dim, length = x["u"].shape[1:]
     runs = {
         "naive loop (baseline)": lambda: naive_scan(**x),
         "chunked scan (ours)": lambda: selective_scan(**x, delta_softplus=True, use_kernel=False),
