@@ -395,12 +395,13 @@ def _generated_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
                 "seed": config.prompts.seed,
             },
             data=True,
+            output=paths.prompts,
         ),
         Stage(
             "generate",
             make_images,
             {
-                "backend": generate.backend.resolved().fingerprint(),
+                "backend": generate.backend.resolved().pixel_settings(),
                 "chunk_size": generate.chunk_size,
                 "max_attempts": generate.max_attempts,
             },
@@ -408,6 +409,7 @@ def _generated_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
             data=True,
             distributed=True,
             content=images_content,
+            output=paths.images,
         ),
     ]
 
@@ -441,6 +443,7 @@ def _ingest_stages(config: BuildConfig, paths: _Paths, rank: int, world_size: in
                 data=True,
                 distributed=True,
                 content=functools.partial(folder_digest, paths.ingested(source.name)),
+                output=paths.ingested(source.name),
             )
         )
     return stages
@@ -498,6 +501,7 @@ def _annotate_stages(config: BuildConfig, paths: _Paths, rank: int, world_size: 
             data=True,
             distributed=True,
             content=functools.partial(folder_digest, paths.annotated(name)),
+            output=paths.annotated(name),
         )
         for name, (stage, src) in inputs.items()
     ]

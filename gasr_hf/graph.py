@@ -5,9 +5,12 @@ resolved, fields that change only the layout or the card left out) and how to di
 Its fingerprint is its settings plus its inputs' output digests, so a stage reruns exactly when its
 settings or the content of one of its inputs changed, whichever invocation changed them. A finished
 stage leaves a marker (``STATE_DIR/<name>.json``) with its fingerprint and output digest, written
-last. A data stage (prompts, images, annotations: costly, resumable) whose fingerprint changed is
-refused instead of being mixed with its old output; a derived stage (statistics, figures, layout,
-card, manifest) is cheap and simply reruns.
+last. A data stage (prompts, images, annotations: costly, resumable) whose own settings changed is
+refused, naming the stages that redoing it redoes and the marker to remove; one whose inputs
+changed, or whose marker was removed, starts afresh: its output folder, which holds work of other
+settings or inputs, is cleared first (a start record, ``STATE_DIR/started/<name>.json``, tells
+such a folder from a partial run of the same settings, which resumes). A derived stage
+(statistics, figures, layout, card, manifest) is cheap and simply reruns.
 
 Under several processes a distributed stage runs on every rank (each takes its share), each rank
 leaves ``<name>@<rank>-of-<n>.json``, and rank 0 writes ``<name>.json`` once all have finished: a
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +53,8 @@ class Stage:
     content: Callable[[], str] | None = None
     """The digest of the stage's output once it ran (all ranks finished); by default its
     fingerprint, for a stage whose output is a function of its settings and inputs."""
+    output: Path | None = None
+    """The folder a data stage writes, cleared when the stage starts afresh."""
 
 
 @dataclass(frozen=True)
@@ -74,18 +80,28 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def _setting_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """What differs between two settings as read back from JSON, nested keys dotted
+    (``backend.width: 64 -> 96``)."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return [] if old == new else [f"{prefix or 'settings'} changed"]
+    found = []
+    for key in sorted(old.keys() | new.keys()):
+        before, after = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            found.extend(_setting_changes(before, after, f"{prefix}{key}."))
+        elif len(repr(before)) + len(repr(after)) < 80:
+            found.append(f"{prefix}{key}: {before!r} -> {after!r}")
+        else:
+            found.append(f"{prefix}{key} changed")
+    return found
+
+
 def _changes(marker: Mapping[str, Any], settings: Any, inputs: Mapping[str, str]) -> list[str]:
     """What differs between a finished stage's marker and this run, in words."""
-    old, new = marker["settings"], _plain(settings)
-    found = []
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(old.keys() | new.keys()):
-            if old.get(key) != new.get(key):
-                before, after = old.get(key, "<absent>"), new.get(key, "<absent>")
-                short = len(repr(before)) + len(repr(after)) < 80
-                found.append(f"{key}: {before!r} -> {after!r}" if short else f"{key} changed")
-    elif old != new:
-        found.append("settings changed")
+    found = _setting_changes(marker["settings"], _plain(settings))
     old_inputs = marker["inputs"] if isinstance(marker["inputs"], dict) else {}
     for name in sorted(old_inputs.keys() | inputs.keys()):
         if name not in old_inputs:
@@ -129,11 +145,28 @@ class StageGraph:
             {"settings": stage.settings, "inputs": {i: digests[i] for i in stage.inputs}}
         )
 
-    def refusal(self, stage: Stage, marker: Mapping[str, Any], digests: Mapping[str, str]) -> str:
-        changes = _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
+    def started_path(self, name: str) -> Path:
+        return self.state_dir / "started" / f"{name}.json"
+
+    def own_changes(self, stage: Stage, marker: Mapping[str, Any]) -> list[str]:
+        """How ``stage``'s own settings differ from those its marker was made with."""
+        return _setting_changes(marker["settings"], _plain(stage.settings))
+
+    def redone_with(self, name: str) -> list[str]:
+        """``name`` and every data stage downstream of it: what redoing ``name`` redoes."""
+        affected = {name}
+        for stage in self.stages:
+            if affected.intersection(stage.inputs):
+                affected.add(stage.name)
+        return [s.name for s in self.stages if s.name == name or (s.data and s.name in affected)]
+
+    def refusal(self, stage: Stage, marker: Mapping[str, Any]) -> str:
+        redone = self.redone_with(stage.name)
         return (
-            f"stage {stage.name!r} finished with other settings ({'; '.join(changes)}); to redo "
-            f"it with these, remove {self.marker_path(stage.name)} (or build into a new folder)"
+            f"stage {stage.name!r} finished with other settings "
+            f"({'; '.join(self.own_changes(stage, marker))}); redoing it redoes "
+            f"{', '.join(redone)}: to do that, remove {self.marker_path(stage.name)} and rerun "
+            "(or build into a new folder)"
         )
 
     # --- the plan ---------------------------------------------------------------------------
@@ -145,25 +178,35 @@ class StageGraph:
         statuses = []
         for stage in self.stages:
             marker = self.read_marker(stage.name)
-            pending = [i for i in stage.inputs if i not in digests]
-            if marker is None:
-                reason = "not run yet" if not pending else f"after {', '.join(pending)}"
-                statuses.append(StageStatus(stage.name, "to run", reason))
-            elif pending:
-                reason = f"{', '.join(pending)} runs first; kept if its output is unchanged"
-                statuses.append(StageStatus(stage.name, "stale", reason))
-            elif marker["fingerprint"] == self.fingerprint(stage, digests):
+            statuses.append(self._status(stage, marker, digests))
+            if statuses[-1].state == "done" and marker is not None:
                 digests[stage.name] = marker["output"]
-                statuses.append(StageStatus(stage.name, "done"))
-            elif stage.data:
-                reason = self.refusal(stage, marker, digests)
-                statuses.append(StageStatus(stage.name, "stale", reason, refused=True))
-            else:
-                changes = _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
-                statuses.append(StageStatus(stage.name, "stale", "; ".join(changes)))
-            if not pending and stage.name not in digests and stage.content is None:
+            elif stage.content is None and all(i in digests for i in stage.inputs):
                 digests[stage.name] = self.fingerprint(stage, digests)  # known before it runs
         return statuses
+
+    def _status(
+        self, stage: Stage, marker: Mapping[str, Any] | None, digests: Mapping[str, str]
+    ) -> StageStatus:
+        pending = [i for i in stage.inputs if i not in digests]
+        if marker is None:
+            reason = "not run yet" if not pending else f"after {', '.join(pending)}"
+            return StageStatus(stage.name, "to run", reason)
+        own = self.own_changes(stage, marker)
+        if own and stage.data:
+            return StageStatus(stage.name, "stale", self.refusal(stage, marker), refused=True)
+        if own:
+            return StageStatus(stage.name, "stale", "; ".join(own))
+        if pending:
+            again = "redone" if stage.data else "rerun"
+            reason = f"after {', '.join(pending)}; {again} if that changes its input"
+            return StageStatus(stage.name, "stale", reason)
+        if marker["fingerprint"] == self.fingerprint(stage, digests):
+            return StageStatus(stage.name, "done")
+        changes = _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
+        if stage.data:
+            changes.append("redone from scratch")
+        return StageStatus(stage.name, "stale", "; ".join(changes))
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -179,12 +222,12 @@ class StageGraph:
             if self.rank != 0 and not stage.distributed:
                 if index > last_distributed:
                     break
-                marker = self._wait_for(stage.name, fingerprint)
+                marker = self._wait_for(self.marker_path(stage.name), fingerprint)
             else:
                 marker = self.read_marker(stage.name)
                 if marker is not None and marker["fingerprint"] != fingerprint:
-                    if stage.data:
-                        raise ValueError(self.refusal(stage, marker, digests))
+                    if stage.data and self.own_changes(stage, marker):
+                        raise ValueError(self.refusal(stage, marker))
                     why = "; ".join(
                         _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
                     )
@@ -199,6 +242,28 @@ class StageGraph:
             digests[stage.name] = marker["output"]
             results[stage.name] = marker["result"]
         return GraphRun(ran=tuple(ran), skipped=tuple(skipped))
+
+    def _start(self, stage: Stage, fingerprint: str) -> None:
+        """Record that ``stage`` starts with ``fingerprint``; first clear its output folder when
+        it was started with another one. A folder without a start record (made by ``gasr
+        generate`` before the build, say) is kept: its runner resumes it or names what differs."""
+        if stage.output is None:
+            return
+        path = self.started_path(stage.name)
+        if self.rank != 0:
+            self._wait_for(path, fingerprint, ("fingerprint",))
+            return
+        started = (
+            read_json_state(path, ("fingerprint",), "start record") if path.is_file() else None
+        )
+        if started is not None and started["fingerprint"] == fingerprint:
+            return
+        if started is not None and stage.output.exists():
+            logger.info("stage %s: starts afresh, removing %s", stage.name, stage.output)
+            shutil.rmtree(stage.output)
+        write_json_atomic(
+            path, {"stage": stage.name, "fingerprint": fingerprint}, tmp_tag=f"rank{self.rank}"
+        )
 
     def _record(
         self, name: str, stage: Stage, digests: Mapping[str, str], **values: Any
@@ -228,6 +293,7 @@ class StageGraph:
         inputs: Mapping[str, Any],
         digests: Mapping[str, str],
     ) -> dict[str, Any]:
+        self._start(stage, fingerprint)
         if not stage.distributed or self.world_size == 1:
             result, seconds = self._work(stage, inputs)
             output = stage.content() if stage.content else fingerprint
@@ -242,22 +308,25 @@ class StageGraph:
                 ranks[self.rank], stage, digests, output=None, result=result, seconds=seconds
             )
         for name in ranks:
-            self._wait_for(name, fingerprint)
+            self._wait_for(self.marker_path(name), fingerprint)
         if self.rank != 0:
-            return self._wait_for(stage.name, fingerprint)
+            return self._wait_for(self.marker_path(stage.name), fingerprint)
         output = stage.content() if stage.content else fingerprint
         return self._record(
             stage.name, stage, digests, output=output, result=mine["result"], seconds=0.0
         )
 
-    def _wait_for(self, name: str, fingerprint: str) -> dict[str, Any]:
-        """Block until stage marker ``name`` exists with ``fingerprint`` (written by any rank)."""
+    def _wait_for(
+        self, path: Path, fingerprint: str, keys: tuple[str, ...] = MARKER_KEYS
+    ) -> dict[str, Any]:
+        """Block until the marker (or start record) ``path`` holds ``fingerprint``, written by any
+        rank."""
         last_log = 0.0
         while True:
-            marker = self.read_marker(name)
+            marker = read_json_state(path, keys, "stage marker") if path.is_file() else None
             if marker is not None and marker["fingerprint"] == fingerprint:
                 return marker
             if time.monotonic() - last_log > 60:
-                logger.info("rank %d waits for stage %s", self.rank, name)
+                logger.info("rank %d waits for %s", self.rank, path)
                 last_log = time.monotonic()
             time.sleep(_POLL_SECONDS)

@@ -648,10 +648,9 @@ def test_a_changed_data_stage_is_reported_with_the_other_problems(tmp_path, caps
     )
     assert main(["-q", "build", "--config", str(tmp_path / "build.yaml")]) == 2
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 2
     assert lines[0].endswith(f"analyze.basis not found: {tmp_path / 'no-basis'}")
     assert "stage 'prompts' finished with other settings (n: 6 -> 7)" in lines[1]
-    assert "stage 'generate' finished with other settings (input prompts changed)" in lines[2]
 
 
 def test_the_ranks_of_a_launch_on_several_machines_have_one_launch_id(monkeypatch):
@@ -672,3 +671,41 @@ def test_the_ranks_of_a_launch_on_several_machines_have_one_launch_id(monkeypatc
     assert len(ids) == 1 and ids != {alone}
     monkeypatch.setenv("MASTER_PORT", "29501")
     assert launch_id() not in ids
+
+
+def test_following_a_refusals_advice_rebuilds_what_it_named(tmp_path, capsys):
+    from gasr_hf.cli import main
+
+    config = tiny_config(tmp_path)
+    build(config)
+    capsys.readouterr()
+    stages = Path(config.out) / ".gasr" / "build" / "stages"
+    path = str(tmp_path / "build.yaml")
+
+    tiny_config(tmp_path, prompts={"corpus": "artwork", "n": 8, "seed": 0})
+    assert main(["-q", "build", "--config", path]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert "stage 'prompts' finished with other settings (n: 6 -> 8)" in lines[0]
+    assert "redoing it redoes prompts, generate, annotate-gasr:" in lines[0]
+    assert f"remove {stages / 'prompts.json'} and rerun" in lines[0]
+    (stages / "prompts.json").unlink()
+    assert main(["-q", "build", "--dry-run", "--config", path]) == 0
+    plan = capsys.readouterr().out.splitlines()
+    assert "generate: stale (input prompts changed; redone from scratch)" in plan
+    assert main(["-q", "build", "--config", path]) == 0
+    card = (Path(config.out) / "README.md").read_text()
+    assert "| gasr | 8 |" in card and "| `gasr-df2k` | 11 |" in card
+    capsys.readouterr()
+
+    generate = {"backend": {"backend": "procedural", "width": 96, "height": 64}, "chunk_size": 3}
+    tiny_config(tmp_path, prompts={"corpus": "artwork", "n": 8, "seed": 0}, generate=generate)
+    assert main(["-q", "build", "--config", path]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert "stage 'generate' finished with other settings (backend.width: 64 -> 96)" in lines[0]
+    assert "redoing it redoes generate, annotate-gasr:" in lines[0]
+    (stages / "generate.json").unlink()
+    assert main(["-q", "build", "--config", path]) == 0
+    code = "import datasets\nprint(datasets.load_dataset('gasr', 'gasr', split='train')[0]['image'].size)"
+    assert fresh_python(code, cwd=tmp_path).splitlines()[-1] == "(96, 64)"
