@@ -336,6 +336,26 @@ def _resolved(path: Path | str | None) -> str | None:
     return None if path is None else str(Path(path).expanduser().resolve())
 
 
+def _written_digest(out: Path, *names: str, contents: bool = True) -> str:
+    """A digest of the files ``names`` (relative to ``out``; folders recursively; missing ones
+    count as absent) by their contents, or with ``contents=False`` by their sizes and modification
+    times (for the shards, too large to read at every plan)."""
+    from gasr_hf.files import sha256_file
+
+    entries = []
+    for name in names:
+        root = out / name
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in files:
+            if not path.is_file():
+                entries.append([name, None])
+                continue
+            stat = path.stat()
+            stamp = sha256_file(path) if contents else [stat.st_size, stat.st_mtime_ns]
+            entries.append([path.relative_to(out).as_posix(), stamp])
+    return json_digest(entries)
+
+
 def _layout(config: BuildConfig) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """``(config -> source names, combined config -> configs)`` of the repository."""
     sources: dict[str, list[str]] = {GENERATED: [GENERATED]}
@@ -514,6 +534,10 @@ def _analysis_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
     annotated = tuple(f"annotate-{name}" for name in names)
     analyze = config.analyze
 
+    def relative(path: str | Path) -> str:
+        """Results name files relative to the build, so a moved or copied build reads its own."""
+        return Path(path).relative_to(paths.out).as_posix()
+
     def stats(_: Mapping[str, Any]) -> str:
         from gasr_hf.analyze.stats import format_markdown, table1
 
@@ -526,23 +550,27 @@ def _analysis_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
         def umap(_: Mapping[str, Any]) -> str:
             from gasr_hf.analyze.umap import umap_figure
 
-            out = paths.work / "figures" / "umap"
-            figure = umap_figure(folders, out, names=names, target=analyze.umap_target)
-            return str(figure.png_path)
+            figure = umap_figure(folders, umap_dir, names=names, target=analyze.umap_target)
+            return relative(figure.png_path)
 
-        stages.append(
-            Stage("umap", umap, {"names": names, "target": analyze.umap_target}, annotated)
-        )
+        umap_dir = paths.work / "figures" / "umap"
+        written = functools.partial(_written_digest, paths.out, relative(umap_dir))
+        settings = {"names": names, "target": analyze.umap_target}
+        stages.append(Stage("umap", umap, settings, annotated, content=written))
     if analyze.sample_grid:
 
         def samples(_: Mapping[str, Any]) -> str:
             from gasr_hf.generate import make_sample_grid
 
-            png = paths.work / "figures" / "samples.png"
-            return str(make_sample_grid(paths.annotated(GENERATED), png, n=analyze.sample_grid))
+            return relative(
+                make_sample_grid(paths.annotated(GENERATED), png, n=analyze.sample_grid)
+            )
 
+        png = paths.work / "figures" / "samples.png"
+        written = functools.partial(_written_digest, paths.out, relative(png))
+        inputs = (f"annotate-{GENERATED}",)
         stages.append(
-            Stage("samples", samples, {"n": analyze.sample_grid}, (f"annotate-{GENERATED}",))
+            Stage("samples", samples, {"n": analyze.sample_grid}, inputs, content=written)
         )
     return stages
 
@@ -576,8 +604,8 @@ def _card_info(config: BuildConfig, paths: _Paths, results: Mapping[str, Any]) -
                 "images": "each row's seed column (seed_used after a retry)",
             },
             "table1_markdown": results["stats"],
-            "umap_figure": Path(results["umap"]) if "umap" in results else None,
-            "sample_grid": Path(results["samples"]) if "samples" in results else None,
+            "umap_figure": paths.out / results["umap"] if "umap" in results else None,
+            "sample_grid": paths.out / results["samples"] if "samples" in results else None,
             "provenance": {
                 "backend": provenance["backend"],
                 "library_versions": provenance.get("library_versions"),
@@ -591,14 +619,18 @@ def _card_info(config: BuildConfig, paths: _Paths, results: Mapping[str, Any]) -
 
 def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]) -> list[Stage]:
     """assemble -> card (with the mixtures) -> manifest: the dataset repository itself."""
+    from gasr_hf.publish.card import FIGURES_DIR, README
+    from gasr_hf.publish.layout import DATA_DIR
+    from gasr_hf.publish.manifest import MANIFEST
+
     sources, combined = _layout(config)
     out = paths.out
 
-    def assemble(_: Mapping[str, Any]) -> str:
+    def assemble(_: Mapping[str, Any]) -> list[str]:
         from gasr_hf.publish import assemble_repo
 
         folders = {c: [paths.annotated(n) for n in names] for c, names in sources.items()}
-        return str(assemble_repo(out, folders, combined=combined or None))
+        return list(assemble_repo(out, folders, combined=combined or None).configs)
 
     def card(results: Mapping[str, Any]) -> str:
         from gasr_hf.publish import add_mixture, write_card
@@ -608,12 +640,12 @@ def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]
             add_mixture(
                 out, mixture.name, mixture.sources, mixture.mode, replace=True, seed=mixture.seed
             )
-        return str(path)
+        return path.relative_to(out).as_posix()
 
     def manifest(_: Mapping[str, Any]) -> str:
         from gasr_hf.publish import write_manifest
 
-        return str(write_manifest(out, config.version))
+        return write_manifest(out, config.version).relative_to(out).as_posix()
 
     published = tuple(f"annotate-{n}" for names in sources.values() for n in names)
     card_settings = {
@@ -625,10 +657,29 @@ def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]
         "max_attempts": config.generate.max_attempts,
         "gasr_hf": __version__,
     }
+    written = functools.partial(_written_digest, out)
     return [
-        Stage("assemble", assemble, {"sources": sources, "combined": combined}, published),
-        Stage("card", card, card_settings, ("generate", "stats", *figures, "assemble")),
-        Stage("manifest", manifest, {"version": config.version}, ("card",)),
+        Stage(
+            "assemble",
+            assemble,
+            {"sources": sources, "combined": combined},
+            published,
+            content=functools.partial(written, DATA_DIR, contents=False),
+        ),
+        Stage(
+            "card",
+            card,
+            card_settings,
+            ("generate", "stats", *figures, "assemble"),
+            content=functools.partial(written, README, FIGURES_DIR),
+        ),
+        Stage(
+            "manifest",
+            manifest,
+            {"version": config.version},
+            ("card",),
+            content=functools.partial(written, MANIFEST),
+        ),
     ]
 
 

@@ -52,7 +52,8 @@ class Stage:
     """Runs on every rank; other stages run on rank 0 only."""
     content: Callable[[], str] | None = None
     """The digest of the stage's output once it ran (all ranks finished); by default its
-    fingerprint, for a stage whose output is a function of its settings and inputs."""
+    fingerprint, for a stage whose output is a function of its settings and inputs. A derived
+    stage's is recomputed at each plan: one whose output was deleted or edited reruns."""
     output: Path | None = None
     """The folder a data stage writes, cleared when the stage starts afresh."""
 
@@ -152,6 +153,11 @@ class StageGraph:
         """How ``stage``'s own settings differ from those its marker was made with."""
         return _setting_changes(marker["settings"], _plain(stage.settings))
 
+    @staticmethod
+    def output_changed(stage: Stage, marker: Mapping[str, Any]) -> bool:
+        """Whether what a finished derived stage wrote differs from what its marker recorded."""
+        return not stage.data and stage.content is not None and stage.content() != marker["output"]
+
     def redone_with(self, name: str) -> list[str]:
         """``name`` and every data stage downstream of it: what redoing ``name`` redoes."""
         affected = {name}
@@ -202,6 +208,8 @@ class StageGraph:
             reason = f"after {', '.join(pending)}; {again} if that changes its input"
             return StageStatus(stage.name, "stale", reason)
         if marker["fingerprint"] == self.fingerprint(stage, digests):
+            if self.output_changed(stage, marker):
+                return StageStatus(stage.name, "stale", "its output was changed or removed")
             return StageStatus(stage.name, "done")
         changes = _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
         if stage.data:
@@ -232,6 +240,11 @@ class StageGraph:
                         _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
                     )
                     logger.info("stage %s: rerunning (%s)", stage.name, why)
+                    marker = None
+                elif marker is not None and self.output_changed(stage, marker):
+                    logger.info(
+                        "stage %s: rerunning (its output was changed or removed)", stage.name
+                    )
                     marker = None
                 if marker is None:
                     inputs = {i: results[i] for i in stage.inputs}

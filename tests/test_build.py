@@ -356,9 +356,13 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     stamps = {p: p.stat().st_mtime_ns for p in stages.iterdir()}
     assert main(["build", "--config", path, "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "samples: stale (n: 4 -> 2)" in lines
-    assert "card: stale (input samples changed)" in lines
-    assert "manifest: to run (after card)" not in lines and "stats: done" in lines
+    assert lines[-6:-1] == [
+        "stats: done",
+        "samples: stale (n: 4 -> 2)",
+        "assemble: done",
+        "card: stale (after samples; rerun if that changes its input)",
+        "manifest: stale (after card; rerun if that changes its input)",
+    ]
     assert {p: p.stat().st_mtime_ns for p in stages.iterdir()} == stamps
 
 
@@ -709,3 +713,40 @@ def test_following_a_refusals_advice_rebuilds_what_it_named(tmp_path, capsys):
     assert main(["-q", "build", "--config", path]) == 0
     code = "import datasets\nprint(datasets.load_dataset('gasr', 'gasr', split='train')[0]['image'].size)"
     assert fresh_python(code, cwd=tmp_path).splitlines()[-1] == "(96, 64)"
+
+
+def test_a_deleted_or_edited_output_reruns_the_stage_that_wrote_it(tmp_path):
+    import shutil
+
+    config = tiny_config(tmp_path)
+    build(config)
+    out = Path(config.out)
+    shutil.rmtree(out / "data")
+    again = build(config)
+    assert again.ran == ("assemble", "card", "manifest")
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["df2k", "gasr"]
+
+    (out / "README.md").unlink()
+    (out / "figures" / "samples.png").unlink()
+    assert build(config).ran == ("card",)  # the same card again: the manifest still holds
+    assert "figures/samples.png" in (out / "README.md").read_text()
+    assert (out / "figures" / "samples.png").is_file()
+
+    manifest = (out / "manifest.json").read_text()
+    (out / "manifest.json").write_text(manifest.replace('"0.0.1"', '"9.9.9"'))
+    assert build(config).ran == ("manifest",)
+    assert json.loads((out / "manifest.json").read_text())["version"] == "0.0.1"
+    assert not build(config).did_work
+
+
+def test_a_moved_build_reads_its_own_figures(tmp_path):
+    config = tiny_config(tmp_path)
+    build(config)
+    moved = tmp_path / "moved"
+    Path(config.out).rename(moved)
+    card = {"license": "apache-2.0", "license_name": None, "license_link": None}
+    config = tiny_config(tmp_path, out=str(moved), card={**card, "pretty_name": "Moved GASR"})
+    result = build(config)
+    assert "card" in result.ran and "generate" in result.skipped
+    assert "Moved GASR" in (moved / "README.md").read_text()
+    assert (moved / "figures" / "samples.png").is_file()
