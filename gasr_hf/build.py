@@ -634,7 +634,9 @@ def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]
 
     def card(results: Mapping[str, Any]) -> str:
         from gasr_hf.publish import add_mixture, write_card
+        from gasr_hf.publish.mix import keep_mixtures
 
+        keep_mixtures(out, [mixture.name for mixture in config.mixtures])
         path = write_card(out, _card_info(config, paths, results))
         for mixture in config.mixtures:
             add_mixture(

@@ -750,3 +750,23 @@ def test_a_moved_build_reads_its_own_figures(tmp_path):
     assert "card" in result.ran and "generate" in result.skipped
     assert "Moved GASR" in (moved / "README.md").read_text()
     assert (moved / "figures" / "samples.png").is_file()
+
+
+def test_a_mixture_removed_from_the_config_leaves_the_card(tmp_path):
+    from gasr_hf.publish import read_mixtures
+
+    both = {"name": "both", "sources": {"gasr": 1, "df2k": 1}, "mode": "concat"}
+    half = {"name": "half", "sources": {"gasr": 0.5, "df2k": 0.5}}
+    config = tiny_config(tmp_path, mixtures=[half, both])
+    build(config)
+    out = Path(config.out)
+    assert [m.name for m in read_mixtures(out)] == ["half", "both"]
+    assert "config_name: both" in (out / "README.md").read_text()
+
+    build(tiny_config(tmp_path, mixtures=[half]))
+    assert [m.name for m in read_mixtures(out)] == ["half"]
+    assert "config_name: both" not in (out / "README.md").read_text()
+    build(tiny_config(tmp_path, mixtures=[]))
+    assert read_mixtures(out) == []
+    assert "half" not in (out / "README.md").read_text()
+    assert "both" not in json.loads((out / "manifest.json").read_text())["configs"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -157,6 +157,27 @@ def add_mixture(
     refresh_manifest_configs(repo_dir)
     logger.info("recorded %s mixture %r: %s", mode, name, weights)
     return mixture
+
+
+def keep_mixtures(repo_dir: str | Path, names: Collection[str]) -> list[str]:
+    """Remove the recorded mixtures not in ``names`` (a ``concat`` one's config with it), so the
+    card follows a build config from which mixtures were removed; returns the removed names."""
+    from gasr_hf.publish.card import card_data, update_card_data
+    from gasr_hf.publish.manifest import refresh_manifest_configs
+
+    recorded = card_data(repo_dir).get(MIXTURES_KEY) or []
+    kept = [m for m in recorded if m["name"] in names]
+    removed = [m for m in recorded if m["name"] not in names]
+    if not removed:
+        return []
+    update_card_data(
+        repo_dir,
+        remove=[m["name"] for m in removed if m.get("mode") == "concat"],
+        **{MIXTURES_KEY: kept or None},
+    )
+    refresh_manifest_configs(repo_dir)
+    logger.info("removed mixtures %s", ", ".join(m["name"] for m in removed))
+    return [m["name"] for m in removed]
 
 
 def read_mixtures(repo: str | Path, *, revision: str | None = None) -> list[Mixture]:
