@@ -129,6 +129,7 @@ def _cmd_build(args: argparse.Namespace) -> None:
     from gasr_hf.build import build, load_build_config, plan_build
 
     config = load_build_config(args.config)
+    args.out = config.out  # an OSError that names no file names the output folder
     if args.dry_run:
         print("\n".join(plan_build(config).lines()))
         return
@@ -763,12 +764,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _error_lines(err: Exception, args: argparse.Namespace) -> list[str]:
     """One line per problem; an OSError that names no file (a full disk) names the command's
-    output folder or input instead."""
+    output folder or input instead, unless its message does."""
     if isinstance(err, OSError) and err.filename is None:
         where = next(
             (getattr(args, k) for k in ("out", "repo", "config") if getattr(args, k, None)), None
         )
-        return [f"{err} (in {where})" if where else str(err)]
+        return [f"{err} (in {where})" if where and str(where) not in str(err) else str(err)]
     return getattr(err, "problems", None) or [str(err)]
 
 

@@ -35,6 +35,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: malformed YAML: {' '.join(str(err).split())}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
     if not isinstance(data, dict):
         raise ValueError(
             f"{path}: expected a YAML mapping at the top level, got {type(data).__name__}"

@@ -62,8 +62,8 @@ def _open(folder: Path, path: Path) -> tuple[int, bool]:
         path.parent.mkdir(parents=True, exist_ok=True)
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o644), True
     except OSError as err:
-        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
-            raise
+        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) or not folder.is_dir():
+            raise  # a folder that cannot be made: the error names where it could not write
         return os.open(path if path.is_file() else folder, os.O_RDONLY), False
 
 

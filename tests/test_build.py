@@ -770,3 +770,20 @@ def test_a_mixture_removed_from_the_config_leaves_the_card(tmp_path):
     assert read_mixtures(out) == []
     assert "half" not in (out / "README.md").read_text()
     assert "both" not in json.loads((out / "manifest.json").read_text())["configs"]
+
+
+def test_an_os_error_naming_no_file_names_the_build_folder(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import gasr_hf.publish
+    from gasr_hf.cli import main
+
+    config = tiny_config(tmp_path)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gasr_hf.publish, "assemble_repo", full_disk)
+    assert main(["-q", "build", "--config", str(tmp_path / "build.yaml")]) == 2
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert line == f"gasr build: error: [Errno 28] No space left on device (in {config.out})"

@@ -135,3 +135,40 @@ def test_a_folder_another_run_writes_is_refused_at_once(tmp_path, capsys, comman
         f"(gasr build) holds {out / '.gasr' / 'lock'}; wait for it to finish before running "
         f"gasr {command} into this folder\n"
     )
+
+
+def _error(capsys) -> str:
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    return lines[0]
+
+
+def test_a_missing_or_undecodable_config_is_one_line_naming_it_once(tmp_path, capsys):
+    missing = tmp_path / "missing.yaml"
+    assert main(["build", "--config", str(missing)]) == 2
+    assert _error(capsys) == f"gasr build: error: config file not found: {missing}"
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("version: 0.0.1\nout: caf\xe9\n".encode("latin-1"))
+    assert main(["build", "--config", str(latin1)]) == 2
+    assert _error(capsys).startswith(f"gasr build: error: {latin1}: not UTF-8 text")
+
+
+def test_a_folder_that_cannot_be_made_names_its_parent_error(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    from gasr_hf.lock import folder_lock
+
+    read_only = tmp_path / "ro"
+    mkdir = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if read_only in (self, *self.parents):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(PermissionError, match="Permission denied") as caught:
+        with folder_lock(read_only / "new", "build"):
+            pass
+    assert caught.value.filename.startswith(str(read_only))
