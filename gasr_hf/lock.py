@@ -3,7 +3,9 @@
 A command that writes a folder (``gasr build``, ``generate``, ``annotate``, ``ingest``, ``tile``,
 ``train``, ``eval``) holds the lock for its whole run; a second run into the same folder fails at once
 with a :class:`FolderBusy` naming the folder and the holder's PID. The OS releases the lock when the
-holder exits, however it exits (a kill -9 included), so a stale lock never blocks a rerun.
+holder exits, however it exits (a kill -9 included), so a stale lock never blocks a rerun. The lock
+file is never removed: a run still waiting on it would otherwise lock a deleted file while another
+creates and locks a new one.
 
 The processes of one ``accelerate launch`` (or ``torchrun``) share the lock: rank 0 takes it and
 records its launch; the other ranks wait until the lock is held by a process of their own launch
@@ -140,28 +142,12 @@ def folder_lock(
     if rank is None or world_size is None:
         rank, world_size = launch_rank()
     path = folder / LOCK_FILE
-    new = [p for p in (folder, path.parent) if not p.exists()]
     fd, writable = _open(folder, path)
     try:
         if rank == 0:
             _lock_as_rank0(fd, path, folder, command, writable)
         else:
             _join_launch(fd, path, folder, command)
-        try:
-            yield
-        except BaseException:
-            if rank == 0 and new:  # only the holder may remove the lock file
-                _remove_if_only_the_lock(folder, path, new)
-            raise
+        yield
     finally:
         os.close(fd)  # releases the lock
-
-
-def _remove_if_only_the_lock(folder: Path, path: Path, made: list[Path]) -> None:
-    """A run that failed before writing anything leaves no folder behind, as if it never ran (the
-    folders it made hold only the lock file). Done while the lock is still held."""
-    if [p for p in folder.rglob("*") if p != path.parent] != [path]:
-        return
-    path.unlink()
-    for directory in reversed(made):
-        directory.rmdir()

@@ -1,11 +1,14 @@
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import datasets
 import pytest
 
 from gasr_hf.cli import build_parser, main
+
+RECIPE = Path(__file__).resolve().parent.parent / "examples" / "configs" / "compact_x4.yaml"
 
 
 def run_gasr(*args: str) -> subprocess.CompletedProcess:
@@ -113,7 +116,7 @@ def test_an_os_error_is_one_line_naming_where(tmp_path, monkeypatch, capsys):
     assert err == f"gasr prompts: error: [Errno 28] No space left on device (in {out})\n"
 
 
-@pytest.mark.parametrize("command", ["generate", "annotate", "ingest", "tile", "eval"])
+@pytest.mark.parametrize("command", ["generate", "annotate", "ingest", "tile", "train", "eval"])
 def test_a_folder_another_run_writes_is_refused_at_once(tmp_path, capsys, command):
     import os
 
@@ -125,6 +128,7 @@ def test_a_folder_another_run_writes_is_refused_at_once(tmp_path, capsys, comman
         "annotate": ["annotate", str(tmp_path / "in"), "--out", str(out)],
         "ingest": ["ingest", str(tmp_path / "in"), "--name", "x", "--out", str(out)],
         "tile": ["tile", str(tmp_path / "in"), str(out)],
+        "train": ["train", "--config", str(RECIPE), "--set", f"output_dir={out}"],
         "eval": ["eval", "--model", "bicubic", "--bench", "Set5", "--out", str(out)],
     }[command]
     with folder_lock(out, "build"):
@@ -155,7 +159,6 @@ def test_a_missing_or_undecodable_config_is_one_line_naming_it_once(tmp_path, ca
 
 def test_a_folder_that_cannot_be_made_names_its_parent_error(tmp_path, monkeypatch):
     import errno
-    from pathlib import Path
 
     from gasr_hf.lock import folder_lock
 
