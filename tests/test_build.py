@@ -787,3 +787,20 @@ def test_an_os_error_naming_no_file_names_the_build_folder(tmp_path, monkeypatch
     assert main(["-q", "build", "--config", str(tmp_path / "build.yaml")]) == 2
     line = capsys.readouterr().err.splitlines()[-1]
     assert line == f"gasr build: error: [Errno 28] No space left on device (in {config.out})"
+
+
+def test_the_plan_names_a_stages_own_change_before_its_pending_inputs(tmp_path, capsys):
+    from gasr_hf.cli import main
+
+    build(tiny_config(tmp_path))
+    image_folder(tmp_path / "flickr2k", 2, seed=1)
+    flickr = {"name": "Flickr2K", "folder": str(tmp_path / "flickr2k"), "config": "df2k"}
+    div2k = {"name": "DIV2K", "folder": str(tmp_path / "div2k"), "config": "df2k"}
+    tiny_config(tmp_path, real=[div2k, flickr], analyze={"sample_grid": 2})
+    capsys.readouterr()
+    assert main(["build", "--config", str(tmp_path / "build.yaml"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "ingest-Flickr2K: to run (not run yet)" in lines
+    assert "annotate-Flickr2K: to run (after ingest-Flickr2K)" in lines
+    assert "stats: stale (names: ['gasr', 'DIV2K'] -> ['gasr', 'DIV2K', 'Flickr2K'])" in lines
+    assert "samples: stale (n: 4 -> 2)" in lines
