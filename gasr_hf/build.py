@@ -718,10 +718,10 @@ class BuildPlan:
         ]
 
 
-def _images_to_generate(config: BuildConfig, paths: _Paths) -> int:
+def _images_to_generate(config: BuildConfig, paths: _Paths, generate: StageStatus) -> int:
     from gasr_hf.shards import read_markers
 
-    if not paths.images.is_dir():
+    if generate.afresh or not paths.images.is_dir():
         return config.prompts.n
     done = sum(m["rows_in"] for m in read_markers(paths.images).values())
     return max(config.prompts.n - done, 0)
@@ -757,7 +757,9 @@ def plan_build(config: BuildConfig) -> BuildPlan:
     return BuildPlan(
         out=paths.out,
         stages=tuple(statuses),
-        images_to_generate=_images_to_generate(config, paths),
+        images_to_generate=_images_to_generate(
+            config, paths, next(s for s in statuses if s.name == "generate")
+        ),
         prompts=config.prompts.n,
     )
 

@@ -64,7 +64,10 @@ class StageStatus:
     state: Literal["done", "to run", "stale"]
     reason: str = ""
     refused: bool = False
-    """A finished data stage whose settings or inputs changed: the build will not run."""
+    """A finished data stage whose own settings changed: the build will not run."""
+    afresh: bool = False
+    """A data stage whose output folder holds work of other settings or inputs: it is cleared
+    and the stage starts from scratch."""
 
     def __str__(self) -> str:
         return f"{self.name}: {self.state}" + (f" ({self.reason})" if self.reason else "")
@@ -195,9 +198,13 @@ class StageGraph:
         self, stage: Stage, marker: Mapping[str, Any] | None, digests: Mapping[str, str]
     ) -> StageStatus:
         pending = [i for i in stage.inputs if i not in digests]
+        if marker is None and pending:
+            return StageStatus(stage.name, "to run", f"after {', '.join(pending)}")
         if marker is None:
-            reason = "not run yet" if not pending else f"after {', '.join(pending)}"
-            return StageStatus(stage.name, "to run", reason)
+            if self.holds_other_work(stage, self.fingerprint(stage, digests)):
+                reason = "starts afresh: its folder holds work of other settings or inputs"
+                return StageStatus(stage.name, "to run", reason, afresh=True)
+            return StageStatus(stage.name, "to run", "not run yet")
         own = self.own_changes(stage, marker)
         if own and stage.data:
             return StageStatus(stage.name, "stale", self.refusal(stage, marker), refused=True)
@@ -212,9 +219,10 @@ class StageGraph:
                 return StageStatus(stage.name, "stale", "its output was changed or removed")
             return StageStatus(stage.name, "done")
         changes = _changes(marker, stage.settings, {i: digests[i] for i in stage.inputs})
-        if stage.data:
+        afresh = self.holds_other_work(stage, self.fingerprint(stage, digests))
+        if afresh:
             changes.append("redone from scratch")
-        return StageStatus(stage.name, "stale", "; ".join(changes))
+        return StageStatus(stage.name, "stale", "; ".join(changes), afresh=afresh)
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -256,22 +264,25 @@ class StageGraph:
             results[stage.name] = marker["result"]
         return GraphRun(ran=tuple(ran), skipped=tuple(skipped))
 
+    def holds_other_work(self, stage: Stage, fingerprint: str) -> bool:
+        """Whether ``stage``'s output folder holds work it started with another fingerprint. A
+        folder without a start record (made by ``gasr generate`` before the build, say) is taken
+        as its own: its runner resumes it or names what differs."""
+        path = self.started_path(stage.name)
+        if stage.output is None or not stage.output.exists() or not path.is_file():
+            return False
+        return read_json_state(path, ("fingerprint",), "start record")["fingerprint"] != fingerprint
+
     def _start(self, stage: Stage, fingerprint: str) -> None:
-        """Record that ``stage`` starts with ``fingerprint``; first clear its output folder when
-        it was started with another one. A folder without a start record (made by ``gasr
-        generate`` before the build, say) is kept: its runner resumes it or names what differs."""
+        """Clear ``stage``'s output folder if it holds work of another fingerprint, and record
+        that the stage starts with this one (the other ranks wait for that record)."""
         if stage.output is None:
             return
         path = self.started_path(stage.name)
         if self.rank != 0:
             self._wait_for(path, fingerprint, ("fingerprint",))
             return
-        started = (
-            read_json_state(path, ("fingerprint",), "start record") if path.is_file() else None
-        )
-        if started is not None and started["fingerprint"] == fingerprint:
-            return
-        if started is not None and stage.output.exists():
+        if self.holds_other_work(stage, fingerprint):
             logger.info("stage %s: starts afresh, removing %s", stage.name, stage.output)
             shutil.rmtree(stage.output)
         write_json_atomic(

@@ -697,6 +697,7 @@ def test_following_a_refusals_advice_rebuilds_what_it_named(tmp_path, capsys):
     assert main(["-q", "build", "--dry-run", "--config", path]) == 0
     plan = capsys.readouterr().out.splitlines()
     assert "generate: stale (input prompts changed; redone from scratch)" in plan
+    assert plan[-1] == "images still to generate: 8 of 8"
     assert main(["-q", "build", "--config", path]) == 0
     card = (Path(config.out) / "README.md").read_text()
     assert "| gasr | 8 |" in card and "| `gasr-df2k` | 11 |" in card
@@ -710,6 +711,13 @@ def test_following_a_refusals_advice_rebuilds_what_it_named(tmp_path, capsys):
     assert "stage 'generate' finished with other settings (backend.width: 64 -> 96)" in lines[0]
     assert "redoing it redoes generate, annotate-gasr:" in lines[0]
     (stages / "generate.json").unlink()
+    assert main(["-q", "build", "--dry-run", "--config", path]) == 0
+    plan = capsys.readouterr().out.splitlines()
+    assert (
+        "generate: to run (starts afresh: its folder holds work of other settings or inputs)"
+        in plan
+    )
+    assert plan[-1] == "images still to generate: 8 of 8"
     assert main(["-q", "build", "--config", path]) == 0
     code = "import datasets\nprint(datasets.load_dataset('gasr', 'gasr', split='train')[0]['image'].size)"
     assert fresh_python(code, cwd=tmp_path).splitlines()[-1] == "(96, 64)"
