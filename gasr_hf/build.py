@@ -579,6 +579,7 @@ def _card_info(config: BuildConfig, paths: _Paths, results: Mapping[str, Any]) -
     from gasr_hf.generate.runner import read_provenance
     from gasr_hf.prompts import load_corpus
     from gasr_hf.publish import CardInfo
+    from gasr_hf.publish.card import card_data
 
     corpus = load_corpus(config.prompts.corpus)
     backend = config.generate.backend.resolved()
@@ -612,6 +613,8 @@ def _card_info(config: BuildConfig, paths: _Paths, results: Mapping[str, Any]) -
                 "annotators": list(config.annotate.annotators),
                 "gasr_hf": __version__,
             },
+            # The Hub repository `gasr push` pointed the quick start at, unless `card:` names one.
+            "repo_id": (card_data(paths.out).get("gasr_card") or {}).get("repo_id"),
             **config.card,
         }
     )

@@ -812,3 +812,16 @@ def test_the_plan_names_a_stages_own_change_before_its_pending_inputs(tmp_path, 
     assert "annotate-Flickr2K: to run (after ingest-Flickr2K)" in lines
     assert "stats: stale (names: ['gasr', 'DIV2K'] -> ['gasr', 'DIV2K', 'Flickr2K'])" in lines
     assert "samples: stale (n: 4 -> 2)" in lines
+
+
+def test_a_pushed_card_keeps_its_repository_when_the_build_reruns(tmp_path):
+    from gasr_hf.publish.card import set_repo_id
+
+    config = tiny_config(tmp_path)
+    build(config)
+    out = Path(config.out)
+    set_repo_id(out, "someone/gasr")  # what `gasr push` does before uploading
+    assert 'load_dataset("someone/gasr"' in (out / "README.md").read_text()
+    assert build(config).ran == ("card", "manifest")  # README.md changed since the build
+    assert 'load_dataset("someone/gasr"' in (out / "README.md").read_text()
+    assert not build(config).did_work
