@@ -49,10 +49,10 @@ def test_images_have_the_size_and_are_not_flat(rows: list[dict]) -> None:
     ],
 )
 def test_every_layout_renders(component: str, layout: str) -> None:
-    from gasr_hf.generate.procedural import LAYOUT_KEYWORDS, _pick_by_keywords
+    from gasr_hf.generate.procedural import LAYOUT_KEYWORDS, pick_by_keywords
 
     assert layout in LAYOUTS
-    assert _pick_by_keywords(component, LAYOUT_KEYWORDS, None, []) == layout
+    assert pick_by_keywords(component, LAYOUT_KEYWORDS, None, []) == layout
     for seed in range(3):
         row = {"seed": seed, "style": "Bauhaus", "components": [component, "an owl"]}
         assert render_artwork(row, 80, 80).size == (80, 80)
