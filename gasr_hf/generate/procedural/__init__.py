@@ -1,8 +1,9 @@
 """The offline procedural backend: artwork-like images drawn with PIL and NumPy, no weights.
 
 Each prompt row picks a layout from its first component (poster, comic page, cover, signage, label,
-infographic, map or blueprint, text page, textile pattern, ticket), an inset from its second, and a
-palette and treatment from its style. Everything random comes from the row's seed, so the same row
+infographic, map or blueprint, text page, textile pattern, ticket, black-and-white manga page,
+colour manga cover), an inset from its second, and a palette and treatment from its style
+(:mod:`.registry`). Everything random comes from the row's seed, so the same row
 gives the same pixels. Drawing happens at twice the target size and is box-reduced, which
 anti-aliases the hard edges the way rasterised vector artwork is.
 """
@@ -15,7 +16,7 @@ from typing import Any
 from PIL import Image
 
 from gasr_hf.generate.backend import Backend, library_versions
-from gasr_hf.generate.procedural.fonts import FONT_FILES, font, font_dir
+from gasr_hf.generate.procedural.fonts import FONT_FILES, cjk_font_path, font, font_dir
 from gasr_hf.generate.procedural.registry import (
     LAYOUT_KEYWORDS,
     LAYOUTS,
@@ -23,7 +24,7 @@ from gasr_hf.generate.procedural.registry import (
     render_artwork,
 )
 
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 
 __all__ = [
     "FONT_FILES",
@@ -43,6 +44,7 @@ class ProceduralBackend(Backend):
 
     def prepare(self) -> None:
         font_dir()
+        cjk_font_path()
 
     def render(self, rows: Sequence[Mapping[str, Any]]) -> list[Image.Image]:
         return [render_artwork(row, self.config.width, self.config.height) for row in rows]
@@ -58,5 +60,7 @@ class ProceduralBackend(Backend):
             "steps": None,
             "guidance": None,
             "dtype": "uint8",
-            "library_versions": library_versions("pillow", "numpy", "matplotlib"),
+            "library_versions": library_versions(
+                "pillow", "numpy", "matplotlib", "justmytype-intl-cjk"
+            ),
         }

@@ -1,4 +1,6 @@
-"""Fonts the renderer draws with: matplotlib's bundled TrueType faces, found without importing matplotlib."""
+"""Fonts the renderer draws with, found without importing their packages: matplotlib's bundled
+TrueType faces for Latin text and Noto Sans JP (SIL Open Font License 1.1, from the
+``justmytype-intl-cjk`` package) for Japanese kana and kanji, a variable font drawn at any weight."""
 
 from __future__ import annotations
 
@@ -42,3 +44,31 @@ def font_dir() -> Path:
 @functools.lru_cache(maxsize=512)
 def font(name: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_dir() / FONT_FILES[name]), max(4, int(size)))
+
+
+CJK_PACKAGE = "justmytype_intl_cjk"
+CJK_FONT = Path("fonts") / "ofl" / "notosansjp" / "NotoSansJP[wght].ttf"
+
+
+@functools.cache
+def cjk_font_path() -> Path:
+    """Noto Sans JP inside the ``justmytype-intl-cjk`` package (a dependency of gasr_hf)."""
+    spec = importlib.util.find_spec(CJK_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the procedural backend needs Noto Sans JP; install justmytype-intl-cjk"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / CJK_FONT
+    if not path.is_file():
+        raise FileNotFoundError(f"Noto Sans JP not found in {CJK_PACKAGE}: {path}")
+    return path
+
+
+@functools.lru_cache(maxsize=256)
+def cjk_font(size: int, weight: int = 400) -> ImageFont.FreeTypeFont:
+    """Noto Sans JP at ``size`` pixels and ``weight`` (100-900, the font's weight axis)."""
+    if not 100 <= weight <= 900:
+        raise ValueError(f"cjk_font: weight must be in 100..900, got {weight}")
+    face = ImageFont.truetype(str(cjk_font_path()), max(4, int(size)))
+    face.set_variation_by_axes([weight])
+    return face

@@ -64,3 +64,35 @@ PALETTES: dict[str, tuple[Palette, ...]] = {
         _palette("#e9dcc0", "#241e19", "#8a3b12", "#c98b2b", "#41644a", "#1e3d59"),
     ),
 }
+
+
+@dataclass(frozen=True)
+class CoverColours:
+    """Colours of a manga or light-novel cover illustration: the figure's and the sky's."""
+
+    skin: tuple[RGB, ...]
+    hair: tuple[RGB, ...]
+    cloth: tuple[RGB, ...]
+    sky: tuple[RGB, ...]
+    title: tuple[RGB, ...]
+
+
+COVER_COLOURS = CoverColours(
+    skin=tuple(hex_rgb(c) for c in ("#ffe4d2", "#fbd3bc", "#f2c3a4", "#e8b08e", "#c98e6b")),
+    hair=tuple(
+        hex_rgb(c)
+        for c in ("#1d1a26", "#5a3a22", "#9b5a2b", "#e8c66a", "#d94f6e", "#3f6fd1", "#7d5bbd")
+    ),
+    cloth=tuple(
+        hex_rgb(c)
+        for c in ("#1f3f8f", "#c8283c", "#f4f4f4", "#2b2b2b", "#3d8f5a", "#f0b429", "#8a4fbf")
+    ),
+    sky=tuple(
+        hex_rgb(c)
+        for c in ("#8fd3ff", "#ffd6e8", "#ffe9a8", "#b9f3d0", "#1b2a6b", "#f6a04d", "#ffffff")
+    ),
+    title=tuple(
+        hex_rgb(c)
+        for c in ("#e60012", "#ffe100", "#ffffff", "#0068b7", "#111111", "#ff4fa0", "#00a0e9")
+    ),
+)

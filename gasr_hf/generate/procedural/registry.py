@@ -15,6 +15,8 @@ from gasr_hf.generate.procedural.layouts.chart import layout_chart
 from gasr_hf.generate.procedural.layouts.comic import layout_comic
 from gasr_hf.generate.procedural.layouts.cover import layout_cover
 from gasr_hf.generate.procedural.layouts.label import layout_label
+from gasr_hf.generate.procedural.layouts.manga_cover import layout_manga_cover
+from gasr_hf.generate.procedural.layouts.manga_page import layout_manga_page
 from gasr_hf.generate.procedural.layouts.map import layout_map
 from gasr_hf.generate.procedural.layouts.pattern import layout_pattern
 from gasr_hf.generate.procedural.layouts.poster import layout_poster
@@ -62,6 +64,16 @@ STYLE_FAMILIES: KeywordTable = _keyword_table(
 )
 
 LAYOUT_KEYWORDS: KeywordTable = _keyword_table(
+    (
+        "manga_cover",
+        "manga volume|manga cover|light novel|anime|character|tankobon|key visual|"
+        "comic book cover|idol|mascot",
+    ),
+    (
+        "manga_page",
+        "manga|screentone|yonkoma|four-panel|speech balloon|speed lines|focus lines|"
+        "onomatopoeia|sound effect|storyboard|cross-hatch",
+    ),
     (
         "comic",
         "comic|manga|panel grid|yonkoma|speech|onomatopoeia|speed lines|storyboard|"
@@ -140,6 +152,8 @@ def pick_by_keywords(
 LAYOUTS: dict[str, Callable[[Canvas, Box, str], None]] = {
     "poster": layout_poster,
     "comic": layout_comic,
+    "manga_page": layout_manga_page,
+    "manga_cover": layout_manga_cover,
     "cover": layout_cover,
     "signage": layout_signage,
     "label": layout_label,
