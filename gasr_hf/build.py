@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from gasr_hf import __version__
 from gasr_hf.config import from_dict, load_yaml, save_yaml, to_dict
+from gasr_hf.curate import CurateRule
 from gasr_hf.files import json_digest
 from gasr_hf.generate.backend import BackendConfig
 
@@ -98,6 +99,8 @@ class BuildConfig:
     """Fields of :class:`gasr_hf.publish.CardInfo` (licence, pretty_name, repo_id, ...); the build
     fills in version, corpus, template, model, sampler, seeds, Table 1 and the figures."""
     mixtures: tuple[MixtureSettings, ...] = ()
+    curate: tuple[CurateRule, ...] = ()
+    """Curated configs (``gasr curate``), made after the repository is assembled."""
 
     def __post_init__(self) -> None:
         from gasr_hf.publish.card import check_version
@@ -108,6 +111,15 @@ class BuildConfig:
             raise ValueError(f"real: source names must be unique, got {names}")
         if any(source.config == GENERATED for source in self.real):
             raise ValueError(f"real: config {GENERATED!r} is reserved for the generated images")
+        made = {GENERATED} | {s.config for s in self.real if s.config is not None}
+        for rule in self.curate:
+            if rule.source not in made:
+                raise ValueError(
+                    f"curate: {rule.name!r} selects from config {rule.source!r}, which this build "
+                    f"does not make (it makes {', '.join(sorted(made))})"
+                )
+            if rule.name in made or [r.name for r in self.curate].count(rule.name) > 1:
+                raise ValueError(f"curate: config name {rule.name!r} is already taken")
         if self.analyze.umap and "clip_embedding" not in self.annotate.annotators:
             raise ValueError("analyze.umap needs 'clip_embedding' in annotate.annotators")
 
@@ -211,6 +223,7 @@ def build(config: BuildConfig) -> BuildResult:
     from gasr_hf.analyze.stats import format_markdown, table1
     from gasr_hf.annotate import ClipConfig, annotate, ingest_folder
     from gasr_hf.annotate.segments import segment_config
+    from gasr_hf.curate import config_descriptions, curate
     from gasr_hf.generate import REPORT_NAME, generate, make_sample_grid
     from gasr_hf.generate.runner import read_provenance
     from gasr_hf.prompts import build_prompts, load_corpus, save_prompts
@@ -363,6 +376,16 @@ def build(config: BuildConfig) -> BuildResult:
         derived=True,
     )
 
+    curated = [
+        stages.run(
+            f"curate-{rule.name}",
+            to_dict(rule),
+            lambda r=rule: curate(out, r).to_dict(),
+            derived=True,
+        )
+        for rule in config.curate
+    ]
+
     card = CardInfo(
         **{
             "version": config.version,
@@ -398,6 +421,7 @@ def build(config: BuildConfig) -> BuildResult:
                 "images": "each row's seed column (seed_used after a retry)",
             },
             "table1_markdown": table1_markdown,
+            "config_descriptions": config_descriptions(curated),
             "umap_figure": umap_png,
             "sample_grid": samples_png,
             "provenance": {
