@@ -163,7 +163,7 @@ class Canvas:
         self.image.paste(fill, (x, y), body)
 
     # ---- fills and patterns
-    def _grid(self, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    def pixel_grid(self, box: Box) -> tuple[np.ndarray, np.ndarray]:
         ys, xs = np.mgrid[box[1] : box[3], box[0] : box[2]].astype(np.float32)
         return xs, ys
 
@@ -171,7 +171,7 @@ class Canvas:
         self.image.paste(colour, box[:2], Image.fromarray(mask.astype(np.uint8) * 255, "L"))
 
     def gradient(self, box: Box, c1: RGB, c2: RGB, kind: str = "linear", levels: int = 0) -> None:
-        xs, ys = self._grid(box)
+        xs, ys = self.pixel_grid(box)
         w, h = max(box[2] - box[0], 1), max(box[3] - box[1], 1)
         if kind == "radial":
             cx, cy = (
@@ -203,7 +203,7 @@ class Canvas:
         angle: float = 45.0,
     ) -> None:
         """Dots on a rotated grid; radius from a flat, linear or radial tone field (screentone)."""
-        xs, ys = self._grid(box)
+        xs, ys = self.pixel_grid(box)
         a = math.radians(angle)
         u = xs * math.cos(a) + ys * math.sin(a)
         v = -xs * math.sin(a) + ys * math.cos(a)
@@ -222,13 +222,13 @@ class Canvas:
         self.mask_fill(box, dist < np.sqrt(tone) * 0.56, colour)
 
     def hatch(self, box: Box, colour: RGB, period: float, width: float, angle: float) -> None:
-        xs, ys = self._grid(box)
+        xs, ys = self.pixel_grid(box)
         a = math.radians(angle)
         t = xs * math.cos(a) + ys * math.sin(a)
         self.mask_fill(box, (t % period) < width, colour)
 
     def checker(self, box: Box, colour: RGB, cell: float) -> None:
-        xs, ys = self._grid(box)
+        xs, ys = self.pixel_grid(box)
         self.mask_fill(box, ((xs // cell + ys // cell) % 2) == 0, colour)
 
     def background(self, box: Box) -> RGB:

@@ -157,7 +157,7 @@ def tone(
     ``pitch`` is the screen's period in canvas pixels, ``angle`` its rotation in degrees and
     ``level`` the ink coverage, 0-1, or a (top, bottom) pair for a vertical gradient tone.
     """
-    xs, ys = cv._grid(box)
+    xs, ys = cv.pixel_grid(box)
     a = math.radians(angle)
     u = xs * math.cos(a) + ys * math.sin(a)
     if isinstance(level, tuple):
