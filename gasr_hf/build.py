@@ -16,13 +16,14 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from gasr_hf import __version__
 from gasr_hf.config import ConfigErrors, from_dict, load_yaml, save_yaml, to_dict
+from gasr_hf.curate import CURATE_DIR, CurateRule
 from gasr_hf.files import json_digest
 from gasr_hf.generate.backend import BackendConfig
 from gasr_hf.graph import Stage, StageGraph, StageStatus
@@ -105,6 +106,8 @@ class BuildConfig:
     """Fields of :class:`gasr_hf.publish.CardInfo` (licence, pretty_name, repo_id, ...); the build
     fills in version, corpus, template, model, sampler, seeds, Table 1 and the figures."""
     mixtures: tuple[MixtureSettings, ...] = ()
+    curate: tuple[CurateRule, ...] = ()
+    """Curated configs (``gasr curate``), made after the repository is assembled."""
 
     def __post_init__(self) -> None:
         from gasr_hf.publish.card import check_version
@@ -302,8 +305,26 @@ def check_config(config: BuildConfig) -> list[str]:
         *_check_annotate(config),
         *_check_analyze(config),
         *_check_card_and_mixtures(config),
+        *_check_curate(config),
         *_check_out(Path(config.out)),
     ]
+
+
+def _check_curate(config: BuildConfig) -> list[str]:
+    made = {GENERATED} | {s.config for s in config.real if s.config is not None}
+    names = [rule.name for rule in config.curate]
+    problems = []
+    for rule in config.curate:
+        if rule.source not in made:
+            problems.append(
+                f"curate: {rule.name!r} selects from config {rule.source!r}, which this build "
+                f"does not make (it makes {', '.join(sorted(made))})"
+            )
+        if rule.name in made or names.count(rule.name) > 1:
+            problems.append(f"curate: config name {rule.name!r} is already taken")
+        if rule.target is not None and not Path(rule.target).expanduser().is_dir():
+            problems.append(f"curate: {rule.name!r}: target folder not found: {rule.target}")
+    return problems
 
 
 # --- the stages ---------------------------------------------------------------------------------
@@ -576,6 +597,7 @@ def _analysis_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
 
 
 def _card_info(config: BuildConfig, paths: _Paths, results: Mapping[str, Any]) -> Any:
+    from gasr_hf.curate import config_descriptions
     from gasr_hf.generate.runner import read_provenance
     from gasr_hf.prompts import load_corpus
     from gasr_hf.publish import CardInfo
@@ -605,6 +627,9 @@ def _card_info(config: BuildConfig, paths: _Paths, results: Mapping[str, Any]) -
                 "images": "each row's seed column (seed_used after a retry)",
             },
             "table1_markdown": results["stats"],
+            "config_descriptions": config_descriptions(
+                [results[f"curate-{rule.name}"] for rule in config.curate]
+            ),
             "umap_figure": paths.out / results["umap"] if "umap" in results else None,
             "sample_grid": paths.out / results["samples"] if "samples" in results else None,
             "provenance": {
@@ -647,6 +672,15 @@ def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]
             )
         return path.relative_to(out).as_posix()
 
+    def curate(rule: CurateRule) -> Callable[[Mapping[str, Any]], Any]:
+        def run(_: Mapping[str, Any]) -> dict[str, Any]:
+            from gasr_hf.curate import curate
+
+            report = curate(out, rule).to_dict()
+            return {k: v for k, v in report.items() if k != "folder"}
+
+        return run
+
     def manifest(_: Mapping[str, Any]) -> str:
         from gasr_hf.publish import write_manifest
 
@@ -663,19 +697,38 @@ def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]
         "gasr_hf": __version__,
     }
     written = functools.partial(_written_digest, out)
+    curated = [
+        Stage(
+            f"curate-{rule.name}",
+            curate(rule),
+            to_dict(rule),
+            ("assemble",),
+            content=functools.partial(
+                written,
+                f"{DATA_DIR}/{rule.name}",
+                (CURATE_DIR / rule.name).as_posix(),
+                contents=False,
+            ),
+        )
+        for rule in config.curate
+    ]
     return [
         Stage(
             "assemble",
             assemble,
             {"sources": sources, "combined": combined},
             published,
-            content=functools.partial(written, DATA_DIR, contents=False),
+            # Its own configs only: curate stages add theirs to data/ afterwards.
+            content=functools.partial(
+                written, *(f"{DATA_DIR}/{c}" for c in [*sources, *combined]), contents=False
+            ),
         ),
+        *curated,
         Stage(
             "card",
             card,
             card_settings,
-            ("generate", "stats", *figures, "assemble"),
+            ("generate", "stats", *figures, "assemble", *(stage.name for stage in curated)),
             content=functools.partial(written, README, FIGURES_DIR),
         ),
         Stage(

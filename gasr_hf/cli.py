@@ -738,6 +738,48 @@ def _add_experiment_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the runs and their state")
 
 
+# --- curation -------------------------------------------------------------------------------------
+
+
+def _cmd_curate(args: argparse.Namespace) -> None:
+    from gasr_hf.curate import CurateRule, curate
+
+    minimums = {}
+    for column, value in _pairs(args.min, "--min"):
+        try:
+            minimums[column] = float(value)
+        except ValueError as err:
+            raise ValueError(f"--min {column}={value!r}: the value must be a number") from err
+    rule = CurateRule(
+        name=args.name,
+        source=args.source,
+        max_blockiness=args.max_blockiness,
+        min_columns=minimums,
+        dedupe_bits=args.dedupe_bits,
+        target=args.target,
+        target_neighbours=args.neighbours,
+        random=args.random,
+        keep=args.keep,
+        seed=args.seed,
+    )
+    print(json.dumps(curate(args.repo, rule).to_dict(), indent=2))
+
+
+def _add_curate_commands(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "curate", _cmd_curate, "Select rows of a config by annotations (a new config).")
+    p.add_argument("repo", type=Path, help="dataset repository (gasr build / gasr assemble)")
+    p.add_argument("--name", required=True, help="name of the new config")
+    p.add_argument("--source", default="gasr", help="config to select from (default gasr)")
+    p.add_argument("--max-blockiness", type=float, default=None, help="blockiness gate")
+    p.add_argument("--min", action="append", default=[], help="COLUMN=VALUE floor (repeat)")
+    p.add_argument("--dedupe-bits", type=int, default=0, help="pHash near-duplicate distance")
+    p.add_argument("--target", type=Path, default=None, help="image folder to select toward")
+    p.add_argument("--neighbours", type=int, default=5, help="target images each row is scored by")
+    p.add_argument("--random", action="store_true", help="a random --keep rows (the baseline)")
+    p.add_argument("--keep", type=int, default=None, help="rows to keep after the gates")
+    p.add_argument("--seed", type=int, default=0, help="seed of --random")
+
+
 # --- the parser and the entry point -------------------------------------------------------------
 
 
@@ -759,6 +801,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_commands(sub)
     _add_eval_commands(sub)
     _add_experiment_commands(sub)
+    _add_curate_commands(sub)
     return parser
 
 

@@ -72,7 +72,7 @@ def test_build_makes_a_repository_plain_load_dataset_reads(tmp_path):
     assert lines[-2] == "9 9 6 False"
     assert lines[-1].startswith("['DIV2K', 'GASR'] (64, 64)")
     card = (out / "README.md").read_text()
-    assert "gasr-df2k" in card and "artwork@1.0.0" in card and "half" in card
+    assert "gasr-df2k" in card and "artwork@1.1.0" in card and "half" in card
 
 
 def test_a_finished_build_does_no_work(tmp_path, caplog):

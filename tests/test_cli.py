@@ -87,7 +87,7 @@ def test_prompts_command_writes_a_loadable_dataset(tmp_path):
     out = tmp_path / "prompts"
     assert main(["-q", "prompts", "--corpus", "artwork", "--n", "25", "--out", str(out)]) == 0
     ds = datasets.load_dataset(str(out), split="train")
-    assert len(ds) == 25 and ds[0]["corpus"] == "artwork@1.0.0"
+    assert len(ds) == 25 and ds[0]["corpus"] == "artwork@1.1.0"
     assert main(["-q", "prompts", "--n", "25", "--out", str(out)]) == 2  # exists already
     assert main(["-q", "prompts", "--n", "30", "--out", str(out), "--overwrite"]) == 0
     grown = datasets.load_dataset(str(out), split="train")

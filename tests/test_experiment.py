@@ -360,7 +360,12 @@ def test_shipped_experiment_configs_plan(tmp_path):
     assert {r.train.model for r in table2} == {"rcan", "hat", "mambair-light"}
     assert len(table2) == 27 and all(r.train.max_steps == 500_000 for r in table2)
     table3 = load_experiment_config(EXPERIMENTS / "cpu_table3.yaml")
-    assert {s.name for s in table3.sets} == {"natural", "gasr", "natural+gasr"}
+    assert {s.name for s in table3.sets} == {
+        "natural",
+        "gasr",
+        "natural+gasr",
+        "natural+gasr-curated",
+    }
     assert len(table3.seeds) >= 3
     assert set(table3.benches) == {"Manga109_dev", "Urban100_dev", "BSD100", "Set14"}
 

@@ -32,7 +32,7 @@ def write_corpus(tmp_path: Path, **overrides) -> Path:
 def test_shipped_artwork_corpus_has_the_paper_descriptions_and_enough_items():
     corpus = load_corpus("artwork")
     assert "artwork" in shipped_corpora()
-    assert corpus.id == "artwork@1.0.0"
+    assert corpus.id == "artwork@1.1.0"
     assert corpus.base_description == PAPER_BASE_DESCRIPTION
     assert PAPER_BASE_DESCRIPTION == (
         "An ultra detailed, high-contrast image with sharp edges and dense information."

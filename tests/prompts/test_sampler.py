@@ -46,7 +46,7 @@ def test_columns_types_and_content(artwork):
         assert row["style"] in artwork.styles
         assert row["domain_description"] == artwork.domain_description(row["style"], c1, c2)
         assert row["prompt"] == f"{artwork.base_description} {row['domain_description']}"
-        assert row["corpus"] == "artwork@1.0.0"
+        assert row["corpus"] == "artwork@1.1.0"
         assert 0 <= row["seed"] < 2**32
     assert len(set(ds["prompt"])) == 200
     assert len(set(ds["prompt_id"])) == 200
