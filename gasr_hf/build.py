@@ -425,6 +425,16 @@ def _generated_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
             )
         return folder_digest(paths.images)
 
+    generate_settings: dict[str, Any] = {
+        "backend": generate.backend.resolved().pixel_settings(),
+        "chunk_size": generate.chunk_size,
+        "max_attempts": generate.max_attempts,
+    }
+    if generate.backend.backend == "procedural":
+        from gasr_hf.generate.procedural import RENDERER_VERSION
+
+        # A new renderer draws other pixels from the same settings.
+        generate_settings["renderer"] = RENDERER_VERSION
     return [
         Stage(
             "prompts",
@@ -441,11 +451,7 @@ def _generated_stages(config: BuildConfig, paths: _Paths) -> list[Stage]:
         Stage(
             "generate",
             make_images,
-            {
-                "backend": generate.backend.resolved().pixel_settings(),
-                "chunk_size": generate.chunk_size,
-                "max_attempts": generate.max_attempts,
-            },
+            generate_settings,
             inputs=("prompts",),
             data=True,
             distributed=True,

@@ -120,6 +120,15 @@ def test_changed_data_settings_are_refused(tmp_path):
         build(config)
 
 
+def test_a_new_procedural_renderer_is_a_changed_generate_stage(tmp_path, monkeypatch):
+    import gasr_hf.generate.procedural as procedural
+
+    build(tiny_config(tmp_path))
+    monkeypatch.setattr(procedural, "RENDERER_VERSION", "99")
+    with pytest.raises(ValueError, match=r"stage 'generate' finished with other settings"):
+        build(tiny_config(tmp_path))
+
+
 def test_config_errors_name_the_key_and_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"version": "1.0.0", "out": "x", "prompts": {"n": 4, "sed": 1}}))
