@@ -78,7 +78,7 @@ KNOWN_COLUMNS: dict[str, str] = {
     "x": "Tiles: left edge of the tile in the source image, in pixels.",
     "y": "Tiles: top edge of the tile in the source image, in pixels.",
     "backend": "Image backend that rendered the row.",
-    "model": "What rendered the row: a text-to-image model id, or the procedural renderer and its version.",
+    "model": "The model or renderer that made the row, with its version or Hub id.",
     "model_revision": "Revision (commit) of the model.",
     "scheduler": "Diffusion scheduler.",
     "steps": "Number of sampling steps.",
