@@ -24,7 +24,6 @@ folder.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import tempfile
@@ -38,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gasr_hf.files import png_bytes
 from gasr_hf.sr.data import SRPairConfig, SRPairLoader, SRPairStream
 from gasr_hf.sr.models import build
 from gasr_hf.sr.models.selective_scan import selective_scan
@@ -65,19 +65,23 @@ def parse_args() -> argparse.Namespace:
 # --------------------------------------------------------------------------- data
 
 
+def smooth_noise_image(rng: np.random.Generator, side: int, period: float) -> Image.Image:
+    """A ``side`` px RGB image of smooth colour waves (about ``period`` px) plus noise, so it
+    compresses like a photo or a render rather than like flat colour."""
+    y, x = np.mgrid[0:side, 0:side] / period
+    freq, phase = rng.uniform(0.2, 1.5, 3), rng.uniform(0, 6, 3)
+    planes = [np.sin(freq[c] * x + phase[c]) * np.cos(freq[c - 1] * y) for c in range(3)]
+    img = (np.stack(planes, -1) * 100 + 128 + rng.normal(0, 6, (side, side, 3))).clip(0, 255)
+    return Image.fromarray(img.astype(np.uint8))
+
+
 def make_shards(folder: Path, n: int, shards: int, seed: int = 0) -> str:
-    """``n`` 1024x1024 PNGs (smooth colour plus noise, so they compress like photos or renders
-    rather than like flat colour) in ``shards`` Parquet files; returns their glob."""
+    """``n`` 1024x1024 PNGs of :func:`smooth_noise_image` in ``shards`` Parquet files; returns
+    their glob."""
     rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:1024, 0:1024] / 80.0
-    rows = []
-    for _ in range(n):
-        freq, phase = rng.uniform(0.2, 1.5, 3), rng.uniform(0, 6, 3)
-        planes = [np.sin(freq[c] * x + phase[c]) * np.cos(freq[c - 1] * y) for c in range(3)]
-        img = (np.stack(planes, -1) * 100 + 128 + rng.normal(0, 6, (1024, 1024, 3))).clip(0, 255)
-        buffer = io.BytesIO()
-        Image.fromarray(img.astype(np.uint8)).save(buffer, format="PNG")
-        rows.append({"bytes": buffer.getvalue(), "path": None})
+    rows = [
+        {"bytes": png_bytes(smooth_noise_image(rng, 1024, 80.0)), "path": None} for _ in range(n)
+    ]
     table = datasets.Dataset.from_dict({"image": rows}).cast_column("image", datasets.Image())
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(shards):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,12 +24,14 @@ import datasets
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from gasr_hf.files import png_bytes
-from gasr_hf.sr.data import SRPairConfig, SRPairLoader, SRPairStream
-from gasr_hf.sr.models import build
-from gasr_hf.sr.train import SourceConfig, TrainConfig, train
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sr_train import smooth_noise_image  # noqa: E402
+
+from gasr_hf.files import png_bytes  # noqa: E402
+from gasr_hf.sr.data import SRPairConfig, SRPairLoader, SRPairStream  # noqa: E402
+from gasr_hf.sr.models import build  # noqa: E402
+from gasr_hf.sr.train import SourceConfig, TrainConfig, train  # noqa: E402
 
 MODEL, SCALE, HR, BATCH = "compact", 4, 128, 16
 
@@ -45,13 +48,9 @@ def parse_args() -> argparse.Namespace:
 def make_tiles(folder: Path, n: int, shards: int) -> Path:
     """A repository folder with config ``tiles``: ``n`` 256 px RGB tiles of smooth colour and noise."""
     rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:256, 0:256] / 20.0
-    rows = []
-    for _ in range(n):
-        f, phase = rng.uniform(0.2, 1.5, 3), rng.uniform(0, 6, 3)
-        planes = [np.sin(f[c] * x + phase[c]) * np.cos(f[c - 1] * y) for c in range(3)]
-        img = (np.stack(planes, -1) * 100 + 128 + rng.normal(0, 6, (256, 256, 3))).clip(0, 255)
-        rows.append({"bytes": png_bytes(Image.fromarray(img.astype(np.uint8))), "path": None})
+    rows = [
+        {"bytes": png_bytes(smooth_noise_image(rng, 256, 20.0)), "path": None} for _ in range(n)
+    ]
     data = folder / "data" / "tiles"
     data.mkdir(parents=True)
     per = -(-n // shards)

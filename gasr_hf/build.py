@@ -678,7 +678,7 @@ def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]
             )
         return path.relative_to(out).as_posix()
 
-    def curate(rule: CurateRule) -> Callable[[Mapping[str, Any]], Any]:
+    def curated_config(rule: CurateRule) -> Callable[[Mapping[str, Any]], Any]:
         def run(_: Mapping[str, Any]) -> dict[str, Any]:
             from gasr_hf.curate import curate
 
@@ -706,7 +706,7 @@ def _publish_stages(config: BuildConfig, paths: _Paths, figures: tuple[str, ...]
     curated = [
         Stage(
             f"curate-{rule.name}",
-            curate(rule),
+            curated_config(rule),
             to_dict(rule),
             ("assemble",),
             content=functools.partial(

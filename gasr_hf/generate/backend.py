@@ -105,11 +105,6 @@ class BackendConfig:
             if k not in ("batch_size", "device", "compile", "preset", "revision")
         }
 
-    def fingerprint(self) -> str:
-        """A short hash of :meth:`pixel_settings`."""
-        keep = self.pixel_settings()
-        return hashlib.sha256(repr(sorted(keep.items())).encode()).hexdigest()[:16]
-
 
 @dataclass(frozen=True)
 class Preset:

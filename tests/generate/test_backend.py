@@ -47,11 +47,11 @@ def test_bad_configs_name_the_field(config: BackendConfig, match: str) -> None:
         config.resolved()
 
 
-def test_fingerprint_ignores_batch_size_and_device_only() -> None:
+def test_pixel_settings_ignore_batch_size_and_device_only() -> None:
     base = BackendConfig(width=64, height=64).resolved()
     same = BackendConfig(width=64, height=64, batch_size=8, device="cpu").resolved()
     other = BackendConfig(width=64, height=72).resolved()
-    assert base.fingerprint() == same.fingerprint() != other.fingerprint()
+    assert base.pixel_settings() == same.pixel_settings() != other.pixel_settings()
 
 
 def test_create_backend_returns_the_named_backend() -> None:
