@@ -1,0 +1,71 @@
+"""The procedural renderer's finishing pass: softness over part of the page, a wash, grain."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from gasr_hf.generate.procedural import render_artwork
+from gasr_hf.generate.procedural.finish import Finish, apply_finish, draw_finish
+
+OFF = Finish(blur_sigma=0.0, blur_cover=0.0, wash=0.0, grain=0.0)
+
+
+def stripes(size: int = 256, grey: bool = False) -> Image.Image:
+    """Hard-edged vertical stripes: every pixel column is next to an edge within 4 px."""
+    image = Image.new("RGB", (size, size), (240, 240, 240) if grey else (230, 200, 40))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, size, 8):
+        draw.rectangle((x, 0, x + 3, size), fill=(20, 20, 20) if grey else (30, 60, 200))
+    return image
+
+
+def edge_energy(pixels: np.ndarray) -> np.ndarray:
+    """Per-row-block mean absolute horizontal difference (64 x 64 blocks), grey levels."""
+    grey = pixels.astype(np.float64).mean(axis=2)
+    diff = np.abs(np.diff(grey, axis=1))[:, :252]
+    return diff.reshape(4, 64, 4, 63).mean(axis=(1, 3))
+
+
+def test_off_leaves_pixels_and_same_seed_same_pixels() -> None:
+    image = stripes()
+    assert np.array_equal(np.asarray(apply_finish(image, OFF, 1)), np.asarray(image))
+    finish = Finish(blur_sigma=1.5, blur_cover=0.5, wash=0.05, grain=3.0)
+    first = np.asarray(apply_finish(image, finish, 7))
+    assert np.array_equal(first, np.asarray(apply_finish(image, finish, 7)))
+    assert not np.array_equal(first, np.asarray(apply_finish(image, finish, 8)))
+
+
+def test_softness_varies_over_the_page() -> None:
+    image = stripes()
+    sharp = edge_energy(np.asarray(image))
+    for seed in range(3):
+        soft = edge_energy(np.asarray(apply_finish(image, Finish(2.0, 0.5, 0.0, 0.0), seed)))
+        ratio = soft / sharp
+        assert ratio.max() <= 1.0 + 1e-9
+        assert ratio.min() < 0.6  # some blocks are clearly softened
+        assert ratio.max() - ratio.min() > 0.3  # others much less
+
+
+def test_grain_has_the_asked_strength_and_wash_keeps_grey_art_grey() -> None:
+    flat = Image.new("RGB", (256, 256), (128, 128, 128))
+    grained = np.asarray(apply_finish(flat, Finish(0.0, 0.0, 0.0, 4.0), 5)).astype(float)
+    assert 3.0 < grained[..., 0].std() < 5.0
+    washed = np.asarray(apply_finish(stripes(grey=True), Finish(0.0, 0.0, 0.08, 2.0), 5))
+    washed = washed.astype(int)
+    assert np.abs(washed - washed.mean(axis=2, keepdims=True)).max() <= 1
+
+
+def test_draws_cover_every_mix_of_steps_and_the_renderer_applies_them() -> None:
+    draws = [draw_finish(random.Random(seed)) for seed in range(200)]
+    assert any(d == OFF for d in draws)  # some images stay fully crisp
+    for step in ("blur_sigma", "wash", "grain"):
+        share = np.mean([getattr(d, step) > 0 for d in draws])
+        assert 0.3 < share < 0.8, step
+    row = {"seed": 11, "style": "Bauhaus", "components": ["a movie poster", "an owl"]}
+    crisp = np.asarray(render_artwork(row, 128, 128, finish=False))
+    finished = np.asarray(render_artwork(row, 128, 128))
+    assert crisp.shape == finished.shape
+    assert np.array_equal(finished, np.asarray(render_artwork(row, 128, 128)))
