@@ -8,7 +8,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from gasr_hf.generate.procedural import render_artwork
-from gasr_hf.generate.procedural.finish import Finish, apply_finish, draw_finish
+from gasr_hf.generate.procedural.finish import (
+    BACKEND_STEPS,
+    STEPS,
+    Finish,
+    apply_finish,
+    draw_finish,
+)
 
 OFF = Finish(blur_sigma=0.0, blur_cover=0.0, wash=0.0, grain=0.0)
 
@@ -65,7 +71,27 @@ def test_draws_cover_every_mix_of_steps_and_the_renderer_applies_them_when_asked
         share = np.mean([getattr(d, step) > 0 for d in draws])
         assert 0.3 < share < 0.8, step
     row = {"seed": 11, "style": "Bauhaus", "components": ["a movie poster", "an owl"]}
-    crisp = np.asarray(render_artwork(row, 128, 128))  # the backend's default: no finishing pass
-    finished = np.asarray(render_artwork(row, 128, 128, finish=True))
+    crisp = np.asarray(render_artwork(row, 128, 128, finish=()))
+    finished = np.asarray(render_artwork(row, 128, 128, finish=STEPS))
     assert crisp.shape == finished.shape and not np.array_equal(crisp, finished)
-    assert np.array_equal(finished, np.asarray(render_artwork(row, 128, 128, finish=True)))
+    assert np.array_equal(finished, np.asarray(render_artwork(row, 128, 128, finish=STEPS)))
+    grounds = [draw_finish(random.Random(seed), BACKEND_STEPS) for seed in range(50)]
+    assert all(d.blur_sigma == d.wash == d.grain == 0 for d in grounds)  # the backend's: ground only
+    assert any(d.ground > 0 for d in grounds) and any(d.ground == 0 for d in grounds)
+    for seed in range(50):  # a step's on/off does not depend on which steps are asked for
+        full, only = draw_finish(random.Random(seed)), draw_finish(random.Random(seed), ("ground",))
+        assert (full.ground > 0) == (only.ground > 0)
+
+
+def test_dead_leaves_ground_fills_only_the_flat_background() -> None:
+    image = Image.new("RGB", (256, 256), (245, 240, 230))
+    ImageDraw.Draw(image).rectangle((64, 64, 191, 191), fill=(200, 30, 30))
+    before = np.asarray(image).astype(int)
+    after = np.asarray(apply_finish(image, Finish(0.0, 0.0, 0.0, 0.0, ground=0.8), 4)).astype(int)
+    changed = np.abs(after - before).max(axis=2) > 0
+    assert changed[:48].mean() > 0.5  # the background is textured
+    assert not changed[72:184, 72:184].any()  # the drawn shape, away from its edge, is untouched
+    grey = after[:48].mean(axis=2)
+    assert grey.std() > 3  # discs of several colours, not one tint
+    again = np.asarray(apply_finish(image, Finish(0.0, 0.0, 0.0, 0.0, ground=0.8), 4))
+    assert np.array_equal(after, again)
