@@ -76,7 +76,9 @@ def test_draws_cover_every_mix_of_steps_and_the_renderer_applies_them_when_asked
     assert crisp.shape == finished.shape and not np.array_equal(crisp, finished)
     assert np.array_equal(finished, np.asarray(render_artwork(row, 128, 128, finish=STEPS)))
     grounds = [draw_finish(random.Random(seed), BACKEND_STEPS) for seed in range(50)]
-    assert all(d.blur_sigma == d.wash == d.grain == 0 for d in grounds)  # the backend's: ground only
+    assert all(
+        d.blur_sigma == d.wash == d.grain == 0 for d in grounds
+    )  # the backend's: ground only
     assert any(d.ground > 0 for d in grounds) and any(d.ground == 0 for d in grounds)
     for seed in range(50):  # a step's on/off does not depend on which steps are asked for
         full, only = draw_finish(random.Random(seed)), draw_finish(random.Random(seed), ("ground",))

@@ -110,7 +110,7 @@ def dead_leaves(
     fills = np.clip(picks + jitter, 0, 255).astype(int)
     image = Image.new("RGB", size, tuple(int(v) for v in colours[0]))
     draw = ImageDraw.Draw(image)
-    for x, y, r, fill in zip(xs, ys, radii, fills.tolist()):
+    for x, y, r, fill in zip(xs, ys, radii, fills.tolist(), strict=True):
         draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(fill))
     return image
 
