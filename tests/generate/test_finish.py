@@ -97,3 +97,31 @@ def test_dead_leaves_ground_fills_only_the_flat_background() -> None:
     assert grey.std() > 3  # discs of several colours, not one tint
     again = np.asarray(apply_finish(image, Finish(0.0, 0.0, 0.0, 0.0, ground=0.8), 4))
     assert np.array_equal(after, again)
+
+
+def test_the_backend_default_textures_some_backgrounds_and_keeps_grey_art_grey() -> None:
+    rows = [{"seed": s, "style": "Bauhaus", "components": ["a movie poster"]} for s in range(8)]
+    textured = 0
+    for row in rows:
+        plain = np.asarray(render_artwork(row, 96, 96, finish=()))
+        default = np.asarray(render_artwork(row, 96, 96))
+        if not np.array_equal(plain, default):
+            textured += 1
+            assert np.array_equal(
+                default, np.asarray(render_artwork(row, 96, 96, finish=("ground",)))
+            )
+    assert 0 < textured < len(rows)  # the ground is on for some images, not all
+    page = Image.new("RGB", (128, 128), (240, 240, 240))
+    ImageDraw.Draw(page).rectangle((30, 30, 90, 90), outline=(20, 20, 20), width=4)
+    grounded = np.asarray(apply_finish(page, Finish(0.0, 0.0, 0.0, 0.0, ground=0.8), 2)).astype(int)
+    assert not np.array_equal(grounded, np.asarray(page))
+    assert np.abs(grounded - grounded.mean(axis=2, keepdims=True)).max() <= 1
+
+
+def test_every_step_on_tiny_images() -> None:
+    every = Finish(blur_sigma=1.0, blur_cover=0.5, wash=0.05, grain=3.0, ground=0.5)
+    for size in ((1, 1), (8, 8), (1, 9), (17, 5)):
+        image = Image.new("RGB", size, (120, 130, 140))
+        out = np.asarray(apply_finish(image, every, 1)).astype(int)
+        assert out.shape == (size[1], size[0], 3)
+        assert np.abs(out - np.array([120, 130, 140])).max() < 40  # no blow-up

@@ -99,7 +99,8 @@ def dead_leaves(
     """``discs`` overlapping discs, radii drawn from density r^-3, each filled with a colour drawn
     from ``colours`` (N x 3) and jittered (in grey only, when every colour is grey)."""
     width, height = size
-    r_min, r_max = DEAD_LEAVES_RADII[0], DEAD_LEAVES_RADII[1] * min(width, height)
+    r_min = DEAD_LEAVES_RADII[0]
+    r_max = max(r_min, DEAD_LEAVES_RADII[1] * min(width, height))
     u = np_rng.random(discs)
     radii = 1.0 / np.sqrt(1.0 / r_min**2 - u * (1.0 / r_min**2 - 1.0 / r_max**2))
     xs = np_rng.uniform(-r_max / 2, width + r_max / 2, discs)
@@ -141,7 +142,8 @@ def apply_finish(image: Image.Image, finish: Finish, seed: int) -> Image.Image:
         leaves = np.asarray(dead_leaves(size, colours, np_rng, discs=discs), np.float32)
         pixels = pixels + (leaves - pixels) * (mask * finish.ground)[..., None]
     if finish.blur_sigma:
-        soft = np.asarray(image.filter(ImageFilter.GaussianBlur(finish.blur_sigma)), np.float32)
+        current = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+        soft = np.asarray(current.filter(ImageFilter.GaussianBlur(finish.blur_sigma)), np.float32)
         field = _smooth_field(np_rng, size, cells=4, channels=1)
         # a logistic of the field: about blur_cover of the page is soft, with smooth borders
         threshold = float(np.quantile(field[::8, ::8], 1.0 - finish.blur_cover))
@@ -153,6 +155,7 @@ def apply_finish(image: Image.Image, finish: Finish, seed: int) -> Image.Image:
         height, width = size[1], size[0]
         noise = np_rng.standard_normal((height, width), dtype=np.float32)
         noise = ndimage.gaussian_filter(noise, 0.5)
-        noise *= finish.grain / max(float(noise.std()), 1e-6)
-        pixels = pixels + noise[..., None]
+        spread = float(noise.std())
+        if spread > 1e-6:  # a 1-pixel image has no grain to scale
+            pixels = pixels + (noise * (finish.grain / spread))[..., None]
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
