@@ -357,6 +357,7 @@ def test_shipped_experiment_configs_plan(tmp_path):
         "cpu_table3.yaml",
         "cpu_curation.yaml",
         "cpu_table3_mix25_v1.yaml",
+        "cpu_table3_mix25.yaml",
         "cpu_table3_soft_wash_grain.yaml",
         "cpu_table3_manga_corpus.yaml",
         "table2_gpu.yaml",
