@@ -352,7 +352,16 @@ def test_runs_spread_over_launcher_processes(world, tmp_path):
 
 
 def test_shipped_experiment_configs_plan(tmp_path):
-    for name in ("smoke.yaml", "cpu_table3.yaml", "table2_gpu.yaml"):
+    for name in (
+        "smoke.yaml",
+        "cpu_table3.yaml",
+        "cpu_curation.yaml",
+        "cpu_table3_mix25_v1.yaml",
+        "cpu_table3_mix25.yaml",
+        "cpu_table3_soft_wash_grain.yaml",
+        "cpu_table3_manga_corpus.yaml",
+        "table2_gpu.yaml",
+    ):
         config = load_experiment_config(EXPERIMENTS / name, out=tmp_path / name)
         runs = plan_runs(config, name)
         assert len(runs) >= 4 and len(config.seeds) >= 2, name
@@ -360,14 +369,17 @@ def test_shipped_experiment_configs_plan(tmp_path):
     assert {r.train.model for r in table2} == {"rcan", "hat", "mambair-light"}
     assert len(table2) == 27 and all(r.train.max_steps == 500_000 for r in table2)
     table3 = load_experiment_config(EXPERIMENTS / "cpu_table3.yaml")
-    assert {s.name for s in table3.sets} == {
+    assert {s.name for s in table3.sets} == {"natural", "gasr", "natural+gasr"}
+    assert len(table3.seeds) >= 3
+    assert set(table3.benches) == {"Manga109_dev", "Urban100_dev", "BSD100", "Set14"}
+    curation = load_experiment_config(EXPERIMENTS / "cpu_curation.yaml")
+    assert {s.name for s in curation.sets} == {
         "natural",
         "gasr",
         "natural+gasr",
         "natural+gasr-curated",
     }
-    assert len(table3.seeds) >= 3
-    assert set(table3.benches) == {"Manga109_dev", "Urban100_dev", "BSD100", "Set14"}
+    assert curation.train == table3.train and curation.seeds == table3.seeds
 
 
 def test_the_smoke_experiment_runs(shared_benchmarks, shared_train, tmp_path):

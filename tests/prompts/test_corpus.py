@@ -114,3 +114,19 @@ def test_corpus_save_round_trips(tmp_path):
     corpus = load_corpus(write_corpus(tmp_path))
     corpus.save(tmp_path / "again.yaml")
     assert load_corpus(tmp_path / "again.yaml") == corpus
+
+
+def test_shipped_manga_corpus_targets_the_renderers_manga_families():
+    from collections import Counter
+
+    from gasr_hf.generate.procedural import LAYOUT_KEYWORDS, pick_by_keywords
+
+    corpus = load_corpus("manga")
+    assert "manga" in shipped_corpora()
+    assert corpus.id == "manga@1.0.0"
+    assert corpus.base_description == PAPER_BASE_DESCRIPTION
+    assert corpus.template == PAPER_TEMPLATE
+    layouts = Counter(pick_by_keywords(c, LAYOUT_KEYWORDS, None, []) for c in corpus.components)
+    assert set(layouts) == {"manga_cover", "manga_page", "comic"}
+    assert layouts["manga_cover"] > len(corpus.components) / 2  # covers, as Manga109 holds
+    assert corpus.num_combinations >= 20000

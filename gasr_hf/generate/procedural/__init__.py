@@ -24,7 +24,7 @@ from gasr_hf.generate.procedural.registry import (
     render_artwork,
 )
 
-RENDERER_VERSION = "2"
+RENDERER_VERSION = "3"
 
 __all__ = [
     "FONT_FILES",

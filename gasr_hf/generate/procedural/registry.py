@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image
 
 from gasr_hf.generate.procedural.canvas import Box, Canvas, grow_box
+from gasr_hf.generate.procedural.finish import BACKEND_STEPS, apply_finish, draw_finish
 from gasr_hf.generate.procedural.layouts.chart import layout_chart
 from gasr_hf.generate.procedural.layouts.comic import layout_comic
 from gasr_hf.generate.procedural.layouts.cover import layout_cover
@@ -174,8 +175,11 @@ def _row_rng(row: Mapping[str, Any]) -> random.Random:
     )
 
 
-def render_artwork(row: Mapping[str, Any], width: int, height: int) -> Image.Image:
-    """One artwork-like RGB image for a prompt row (uses ``seed``, ``style``, ``components``)."""
+def render_artwork(
+    row: Mapping[str, Any], width: int, height: int, finish: Sequence[str] = BACKEND_STEPS
+) -> Image.Image:
+    """One artwork-like RGB image for a prompt row (uses ``seed``, ``style``, ``components``), with
+    the finishing steps ``finish`` (:mod:`.finish`; ``()`` for none, the renderer v2 pixels)."""
     rng = _row_rng(row)
     style = str(row.get("style", ""))
     components = [str(c) for c in (row.get("components") or [])] or [""]
@@ -201,4 +205,7 @@ def render_artwork(row: Mapping[str, Any], width: int, height: int) -> Image.Ima
         with cv.clip(inset):
             LAYOUTS[second](cv, inset, scene)
         cv.draw.rectangle(inset, outline=palette.ink, width=max(1, int(cv.u)))
-    return cv.image.reduce(SUPERSAMPLE)
+    image = cv.image.reduce(SUPERSAMPLE)
+    if not finish:
+        return image
+    return apply_finish(image, draw_finish(rng, finish), rng.getrandbits(64))
