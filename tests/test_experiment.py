@@ -356,6 +356,7 @@ def test_shipped_experiment_configs_plan(tmp_path):
         "smoke.yaml",
         "cpu_table3.yaml",
         "cpu_curation.yaml",
+        "cpu_curation_w25.yaml",
         "cpu_table3_mix25_v1.yaml",
         "cpu_table3_mix25.yaml",
         "cpu_table3_soft_wash_grain.yaml",
@@ -380,6 +381,11 @@ def test_shipped_experiment_configs_plan(tmp_path):
         "natural+gasr-curated",
     }
     assert curation.train == table3.train and curation.seeds == table3.seeds
+    quarter = load_experiment_config(EXPERIMENTS / "cpu_curation_w25.yaml")
+    assert quarter.train == table3.train and quarter.data == curation.data
+    weights = {s.name: s.configs for s in quarter.sets}
+    assert weights["natural+gasr-w25"] == {"natural-tiles": 0.75, "gasr-random-tiles": 0.25}
+    assert weights["natural+gasr-curated-w25"] == {"natural-tiles": 0.75, "gasr-curated-tiles": 0.25}
 
 
 def test_the_smoke_experiment_runs(shared_benchmarks, shared_train, tmp_path):
