@@ -385,7 +385,10 @@ def test_shipped_experiment_configs_plan(tmp_path):
     assert quarter.train == table3.train and quarter.data == curation.data
     weights = {s.name: s.configs for s in quarter.sets}
     assert weights["natural+gasr-w25"] == {"natural-tiles": 0.75, "gasr-random-tiles": 0.25}
-    assert weights["natural+gasr-curated-w25"] == {"natural-tiles": 0.75, "gasr-curated-tiles": 0.25}
+    assert weights["natural+gasr-curated-w25"] == {
+        "natural-tiles": 0.75,
+        "gasr-curated-tiles": 0.25,
+    }
 
 
 def test_the_smoke_experiment_runs(shared_benchmarks, shared_train, tmp_path):
