@@ -1,4 +1,5 @@
-"""The procedural renderer's finishing pass: softness over part of the page, a wash, grain."""
+"""The procedural renderer's finishing pass: softness over part of the page, a wash, grain, and a
+dead-leaves ground."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
+from gasr_hf.generate.procedural import finish as finish_module
 from gasr_hf.generate.procedural import render_artwork
 from gasr_hf.generate.procedural.finish import (
     BACKEND_STEPS,
     STEPS,
     Finish,
     apply_finish,
+    dead_leaves,
     draw_finish,
 )
 
@@ -125,3 +128,33 @@ def test_every_step_on_tiny_images() -> None:
         out = np.asarray(apply_finish(image, every, 1)).astype(int)
         assert out.shape == (size[1], size[0], 3)
         assert np.abs(out - np.array([120, 130, 140])).max() < 40  # no blow-up
+
+
+def test_dead_leaves_culling_changes_no_support_pixel(monkeypatch) -> None:
+    # The discs left out (away from the support) must not show there: the support pixels are the
+    # same as with every disc drawn, and the random stream ends in the same state.
+    colours = np.array([[200, 40, 40], [30, 160, 60], [20, 20, 200], [240, 240, 240]])
+    size = (600, 500)  # not a multiple of the block side
+    support = np.zeros((500, 600), bool)
+    support[40:90, 20:560] = True
+    support[300:, 350:] = True
+    support[250, 5] = True  # a lone pixel
+    kept = []
+    real_culled = finish_module._culled
+
+    def counting(boxes, size, support):
+        culled = real_culled(boxes, size, support)
+        kept.append(int((~culled).sum()))
+        return culled
+
+    monkeypatch.setattr(finish_module, "_culled", counting)
+    rng = np.random.default_rng(3)
+    culled = np.asarray(dead_leaves(size, colours, rng, 20_000, support=support))
+    after_culled = rng.random()
+    assert kept[0] < 0.5 * 20_000  # the test leaves most discs out
+    monkeypatch.setattr(finish_module, "_culled", lambda b, s, u: np.zeros(len(b), bool))
+    rng = np.random.default_rng(3)
+    everything = np.asarray(dead_leaves(size, colours, rng, 20_000, support=support))
+    assert np.array_equal(culled[support], everything[support])
+    assert not np.array_equal(culled, everything)  # elsewhere discs were left out
+    assert rng.random() == after_culled
