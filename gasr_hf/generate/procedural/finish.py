@@ -164,8 +164,8 @@ def _background_mask(pixels: np.ndarray) -> np.ndarray:
     values, counts = np.unique(packed, return_counts=True)
     common = int(values[np.argmax(counts)])
     colour = ((common >> 16) & 255, (common >> 8) & 255, common & 255)
-    # Within 3 levels of the colour in every channel, by a table per channel (a tenth of the time
-    # of the arithmetic on the whole image).
+    # Within 3 levels of the colour in every channel: a lookup table per channel, cheaper than
+    # integer arithmetic on the whole image.
     levels = np.arange(256)
     flat = np.ones(pixels.shape[:2], bool)
     for c, value in enumerate(colour):
