@@ -181,24 +181,24 @@ def apply_finish(image: Image.Image, finish: Finish, seed: int) -> Image.Image:
     np_rng = np.random.default_rng(seed)
     size = image.size
     drawn = np.asarray(image, dtype=np.uint8)
-    pixels = drawn.astype(np.float32)
+    pixels = drawn.astype(np.float32) if finish.blur_sigma or finish.wash or finish.grain else None
     if finish.ground:
         mask = _background_mask(drawn)
         support = mask > 0
-        colours = pixels[::16, ::16].reshape(-1, 3)
+        colours = drawn[::16, ::16].reshape(-1, 3).astype(np.float32)
         discs = int(60_000 * size[0] * size[1] / 1024**2) + 50
         leaves = dead_leaves(size, colours, np_rng, discs=discs, support=support)
         # Blended on the support only: elsewhere the weight is 0 and the pixels stay as drawn.
-        under = pixels[support]
+        under = drawn[support].astype(np.float32)
         over = np.asarray(leaves)[support].astype(np.float32)
         blended = under + (over - under) * (mask[support] * finish.ground)[:, None]
-        if not (finish.blur_sigma or finish.wash or finish.grain):  # the backend's case
+        if pixels is None:  # no later step: only the support's pixels change
             out = drawn.copy()
-            out[support] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+            out[support] = _to_uint8(blended)
             return Image.fromarray(out)
         pixels[support] = blended
     if finish.blur_sigma:
-        current = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+        current = Image.fromarray(_to_uint8(pixels))
         soft = np.asarray(current.filter(ImageFilter.GaussianBlur(finish.blur_sigma)), np.float32)
         field = _smooth_field(np_rng, size, cells=4, channels=1)
         # a logistic of the field: about blur_cover of the page is soft, with smooth borders
@@ -214,4 +214,9 @@ def apply_finish(image: Image.Image, finish: Finish, seed: int) -> Image.Image:
         spread = float(noise.std())
         if spread > 1e-6:  # a 1-pixel image has no grain to scale
             pixels = pixels + (noise * (finish.grain / spread))[..., None]
-    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+    return Image.fromarray(_to_uint8(pixels))
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Float pixel values rounded and clipped to 0..255, as uint8."""
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
