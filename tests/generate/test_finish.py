@@ -158,3 +158,18 @@ def test_dead_leaves_culling_changes_no_support_pixel(monkeypatch) -> None:
     assert np.array_equal(culled[support], everything[support])
     assert not np.array_equal(culled, everything)  # elsewhere discs were left out
     assert rng.random() == after_culled
+
+
+def test_erosion_and_inks_are_what_scipy_and_pillow_give() -> None:
+    # The ground's two hand-written fast paths against the library calls they stand in for.
+    from scipy import ndimage
+
+    rng = np.random.default_rng(5)
+    for shape, density in [((37, 53), 0.8), ((64, 64), 0.97), ((1, 9), 1.0), ((6, 1), 1.0)]:
+        mask = rng.random(shape) < density
+        for iterations in (1, 3):
+            expected = ndimage.binary_erosion(mask, iterations=iterations)
+            assert np.array_equal(finish_module._eroded(mask, iterations), expected)
+    core = ImageDraw.Draw(Image.new("RGB", (4, 4))).draw
+    fills = np.concatenate([rng.integers(0, 256, (500, 3)), [[0, 0, 0], [255, 255, 255]]])
+    assert finish_module._inks(core, fills) == [core.draw_ink(tuple(f)) for f in fills.tolist()]

@@ -164,7 +164,11 @@ class Canvas:
 
     # ---- fills and patterns
     def pixel_grid(self, box: Box) -> tuple[np.ndarray, np.ndarray]:
-        ys, xs = np.mgrid[box[1] : box[3], box[0] : box[2]].astype(np.float32)
+        """The pixel coordinates of ``box`` as float32 x (1 x width) and y (height x 1), which
+        broadcast to the box's grid: arithmetic on them gives what full grids would, element by
+        element, without building two full-size arrays first."""
+        xs = np.arange(box[0], box[2], dtype=np.float32)[None, :]
+        ys = np.arange(box[1], box[3], dtype=np.float32)[:, None]
         return xs, ys
 
     def mask_fill(self, box: Box, mask: np.ndarray, colour: RGB) -> None:
@@ -218,7 +222,7 @@ class Canvas:
                 1 - np.hypot(xs - box[0] - w / 2, ys - box[1] - h / 2) / (0.6 * max(w, h)), 0, 1
             )
         else:
-            tone = np.full(xs.shape, level, np.float32)
+            tone = np.float32(level)
         self.mask_fill(box, dist < np.sqrt(tone) * 0.56, colour)
 
     def hatch(self, box: Box, colour: RGB, period: float, width: float, angle: float) -> None:

@@ -26,8 +26,11 @@ the Manga109_dev gain and lowered the natural-image cost, while the other three 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -121,15 +124,31 @@ def dead_leaves(
     boxes, fills = boxes[keep], fills[keep]
     image = Image.new("RGB", size, tuple(int(v) for v in colours[0]))
     # ImageDraw.ellipse's own Python work (ink lookup, checks) costs as much as drawing a small disc,
-    # so the discs go straight to the drawing core it wraps, with the ink it would compute. Columns
-    # as lists of floats, not rows as lists: numpy scalars are slow and many small lists wake the
-    # garbage collector.
+    # so the discs go straight to the drawing core it wraps, with the inks it would compute, in one
+    # map() with no Python loop body. Boxes as tuples of floats: numpy scalars are slow.
     core = ImageDraw.Draw(image).draw
-    ink = core.draw_ink
-    columns = [boxes[:, k].tolist() for k in range(4)] + [fills[:, k].tolist() for k in range(3)]
-    for x0, y0, x1, y1, r, g, b in zip(*columns, strict=True):
-        core.draw_ellipse((x0, y0, x1, y1), ink((r, g, b)), 1)
+    corners = zip(*(boxes[:, k].tolist() for k in range(4)), strict=True)
+    deque(map(core.draw_ellipse, corners, _inks(core, fills), repeat(1)), maxlen=0)
     return image
+
+
+def _inks(core: Any, fills: np.ndarray) -> list[int]:
+    """The drawing core's ink for each RGB row of ``fills`` (N x 3, 0..255), as ``core.draw_ink``
+    gives it: the pixel's bytes R, G, B, 255 read as a native int32, packed for all rows at once;
+    asked of ``draw_ink`` row by row if a probe colour shows another packing."""
+
+    def packed(rgb: np.ndarray) -> list[int]:
+        rgb = rgb.astype(np.uint32)
+        return (
+            (rgb[:, 0] | rgb[:, 1] << 8 | rgb[:, 2] << 16 | np.uint32(255) << 24)
+            .view(np.int32)
+            .tolist()
+        )
+
+    probe = (1, 2, 255)
+    if core.draw_ink(probe) != packed(np.array([probe]))[0]:
+        return [core.draw_ink(tuple(row)) for row in fills.tolist()]
+    return packed(fills)
 
 
 BLOCK = 8
@@ -170,8 +189,23 @@ def _background_mask(pixels: np.ndarray) -> np.ndarray:
     flat = np.ones(pixels.shape[:2], bool)
     for c, value in enumerate(colour):
         flat &= (np.abs(levels - value) <= 3)[pixels[..., c]]
-    flat = ndimage.binary_erosion(flat, iterations=3)
+    flat = _eroded(flat, iterations=3)
     return ndimage.gaussian_filter(flat.astype(np.float32), 1.0)
+
+
+def _eroded(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """``scipy.ndimage.binary_erosion(mask, iterations=...)`` (the 4-neighbour cross, outside the
+    image counts as False), as four shifted ANDs per iteration: the same result, ~20x faster."""
+    for _ in range(iterations):
+        out = mask.copy()
+        out[1:] &= mask[:-1]
+        out[:-1] &= mask[1:]
+        out[:, 1:] &= mask[:, :-1]
+        out[:, :-1] &= mask[:, 1:]
+        out[[0, -1]] = False
+        out[:, [0, -1]] = False
+        mask = out
+    return mask
 
 
 def apply_finish(image: Image.Image, finish: Finish, seed: int) -> Image.Image:
@@ -189,14 +223,16 @@ def apply_finish(image: Image.Image, finish: Finish, seed: int) -> Image.Image:
         discs = int(60_000 * size[0] * size[1] / 1024**2) + 50
         leaves = dead_leaves(size, colours, np_rng, discs=discs, support=support)
         # Blended on the support only: elsewhere the weight is 0 and the pixels stay as drawn.
-        under = drawn[support].astype(np.float32)
-        over = np.asarray(leaves)[support].astype(np.float32)
-        blended = under + (over - under) * (mask[support] * finish.ground)[:, None]
+        # Flat indices and take(): a gather by a boolean mask is about twice as slow.
+        where = np.flatnonzero(support)
+        under = drawn.reshape(-1, 3).take(where, axis=0).astype(np.float32)
+        over = np.asarray(leaves).reshape(-1, 3).take(where, axis=0).astype(np.float32)
+        blended = under + (over - under) * (mask.reshape(-1).take(where) * finish.ground)[:, None]
         if pixels is None:  # no later step: only the support's pixels change
             out = drawn.copy()
-            out[support] = _to_uint8(blended)
+            out.reshape(-1, 3)[where] = _to_uint8(blended)
             return Image.fromarray(out)
-        pixels[support] = blended
+        pixels.reshape(-1, 3)[where] = blended
     if finish.blur_sigma:
         current = Image.fromarray(_to_uint8(pixels))
         soft = np.asarray(current.filter(ImageFilter.GaussianBlur(finish.blur_sigma)), np.float32)

@@ -164,7 +164,7 @@ def tone(
         h = max(box[3] - box[1], 1)
         cover = level[0] + (level[1] - level[0]) * (ys - box[1]) / h
     else:
-        cover = np.full(xs.shape, level, np.float32)
+        cover = np.float32(level)
     if kind == "lines":
         ink = (u / pitch) % 1.0 < cover
     else:
