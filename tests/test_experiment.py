@@ -355,6 +355,7 @@ def test_shipped_experiment_configs_plan(tmp_path):
     for name in (
         "smoke.yaml",
         "cpu_table3.yaml",
+        "cpu_table3_half.yaml",
         "cpu_curation.yaml",
         "cpu_curation_w25.yaml",
         "cpu_table3_mix25_v1.yaml",
@@ -389,6 +390,13 @@ def test_shipped_experiment_configs_plan(tmp_path):
         "natural-tiles": 0.75,
         "gasr-curated-tiles": 0.25,
     }
+    # cpu_table3 is the curated quarter share of the same data, and gasr is that curated set alone.
+    assert table3.data == quarter.data
+    table3_weights = {s.name: s.configs for s in table3.sets}
+    assert table3_weights["natural+gasr"] == weights["natural+gasr-curated-w25"]
+    assert table3_weights["gasr"] == {"gasr-curated-tiles": 1.0}
+    half = load_experiment_config(EXPERIMENTS / "cpu_table3_half.yaml")
+    assert half.train == table3.train and half.seeds == table3.seeds
 
 
 def test_the_smoke_experiment_runs(shared_benchmarks, shared_train, tmp_path):
