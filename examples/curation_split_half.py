@@ -1,0 +1,116 @@
+"""Does `gasr curate`'s domain targeting pick a domain or particular pages? Split the target folder
+in random halves and compare the subsets each half selects from the same pool.
+
+The rows are those the rule's gates keep (blockiness, column floors, near-duplicates); each half of the
+target folder then selects ``keep`` of them by the rule's targeting. If the two halves of a split pick
+mostly the same rows, and leaving out any single target image changes little, the selection follows
+the folder's distribution, not its individual images. Prints the overlaps against what two random
+subsets of the same size share by chance.
+
+    python examples/curation_split_half.py --experiment examples/experiments/cpu_table3.yaml \\
+        --rule gasr-curated [--splits 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import random
+import statistics
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gasr_hf.config import from_dict, load_yaml
+from gasr_hf.curate import (
+    FEATURES,
+    CurateRule,
+    _folder_features,
+    _load,
+    _nearest_to_target,
+    domain_features,
+    select_rows,
+)
+
+
+def _summary(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} ± {spread:.3f} [{min(values):.3f}, {max(values):.3f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiment", required=True, help="an experiment YAML with data.curate")
+    parser.add_argument("--rule", required=True, help="the name of a targeting curate rule in it")
+    parser.add_argument("--data", help="its built data folder (default: <experiment out>/data)")
+    parser.add_argument("--splits", type=int, default=50, help="random half splits (default 50)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    experiment = load_yaml(args.experiment)
+    rules = {r["name"]: r for r in (experiment.get("data") or {}).get("curate") or ()}
+    if args.rule not in rules:
+        raise SystemExit(f"{args.experiment}: no curate rule {args.rule!r}; has {sorted(rules)}")
+    rule = from_dict(CurateRule, rules[args.rule], source=f"{args.experiment} ({args.rule})")
+    if rule.target is None or rule.keep is None:
+        raise SystemExit(f"curate rule {args.rule!r} does not target a folder with a keep count")
+    data = Path(args.data or Path(experiment["out"]) / "data")
+
+    table = _load(data, rule.source)
+    gates = dataclasses.replace(rule, target=None, keep=None)
+    kept, removed = select_rows(table, gates)
+    images = table.column("image").to_pylist()
+    pool = []
+    for i in kept:
+        with Image.open(io.BytesIO(images[i]["bytes"])) as image:
+            pool.append(domain_features(image))
+    pool_features = np.stack(pool)
+    target = _folder_features(Path(rule.target))
+    pages = len(target)
+
+    def pick(rows: list[int]) -> set[int]:
+        return set(
+            _nearest_to_target(pool_features, target[rows], rule.keep, rule.target_neighbours)
+        )
+
+    full = pick(list(range(pages)))
+    rng = random.Random(args.seed)
+    halves, with_full, chance = [], [], []
+    for _ in range(args.splits):
+        order = rng.sample(range(pages), pages)
+        a, b = pick(order[: pages // 2]), pick(order[pages // 2 :])
+        halves.append(len(a & b) / rule.keep)
+        with_full.append(len(a & full) / rule.keep)
+        x, y = rng.sample(range(len(kept)), rule.keep), rng.sample(range(len(kept)), rule.keep)
+        chance.append(len(set(x) & set(y)) / rule.keep)
+    leave_one_out = [
+        len(pick([p for p in range(pages) if p != left]) & full) / rule.keep
+        for left in range(pages)
+    ]
+
+    print(
+        f"{rule.source}: {table.num_rows} rows, the gates keep {len(kept)} ({removed}); "
+        f"each selection keeps {rule.keep}; target {rule.target}: {pages} images"
+    )
+    print(f"share of rows in common, {args.splits} random half splits, mean ± sd [min, max]")
+    print("| comparison | share in common |")
+    print("|---|---|")
+    print(f"| half A vs half B (disjoint targets) | {_summary(halves)} |")
+    print(f"| half A vs the whole folder | {_summary(with_full)} |")
+    print(
+        f"| the whole folder less one image vs the whole ({pages} cases) | {_summary(leave_one_out)} |"
+    )
+    print(f"| two random subsets of the same size (chance) | {_summary(chance)} |")
+    print("\nfeature means: the gated pool, the whole folder's selection, the target folder")
+    print("| feature | pool | selected | target |")
+    print("|---|---:|---:|---:|")
+    chosen = pool_features[sorted(full)]
+    for k, name in enumerate(FEATURES):
+        means = (pool_features[:, k].mean(), chosen[:, k].mean(), target[:, k].mean())
+        print(f"| {name} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+
+
+if __name__ == "__main__":
+    main()
