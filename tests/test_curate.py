@@ -182,3 +182,33 @@ def test_a_curating_build_publishes_the_subset_with_its_rule(tmp_path: Path) -> 
     card = (Path(config.out) / "README.md").read_text()
     assert "picked" in card and "3 of 6" in card
     assert not build(config).did_work
+
+
+def test_split_half_check_of_a_targeting_rule(repo: Path, tmp_path: Path) -> None:
+    # examples/curation_split_half.py: a target folder of noise images makes every half pick the
+    # three noise rows, while two random 3-row subsets of the 7 gated rows share fewer on average.
+    import importlib.util
+
+    script = Path(__file__).parents[1] / "examples" / "curation_split_half.py"
+    spec = importlib.util.spec_from_file_location("curation_split_half", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    target = tmp_path / "target"
+    target.mkdir()
+    for seed in range(10, 14):
+        Image.fromarray(_noise(seed).astype(np.uint8)).save(target / f"{seed}.png")
+    rule = CurateRule(
+        name="gasr-near",
+        source="gasr",
+        max_blockiness=10.0,
+        target=str(target),
+        keep=3,
+    )
+    result = module.split_half(repo, rule, splits=20, seed=0)
+    assert (result["kept"], result["pages"]) == (7, 4), result["removed"]
+    assert result["halves"] == [1.0] * 20 and result["leave_one_out"] == [1.0] * 4
+    assert 0 < sum(result["chance"]) / 20 < 0.8
+    pool, chosen, aimed = result["features"]["png_bpp"]
+    assert chosen > pool and abs(chosen - aimed) < abs(pool - aimed)
+    with pytest.raises(ValueError, match="keep=8, the gates keep 7"):
+        module.split_half(repo, CurateRule(**{**rule.__dict__, "keep": 8}), splits=1)
