@@ -358,6 +358,7 @@ def test_shipped_experiment_configs_plan(tmp_path):
         "cpu_table3_half.yaml",
         "cpu_curation.yaml",
         "cpu_curation_w25.yaml",
+        "cpu_curation_gates_w25.yaml",
         "cpu_table3_mix25_v1.yaml",
         "cpu_table3_mix25.yaml",
         "cpu_table3_soft_wash_grain.yaml",
@@ -395,6 +396,17 @@ def test_shipped_experiment_configs_plan(tmp_path):
     table3_weights = {s.name: s.configs for s in table3.sets}
     assert table3_weights["natural+gasr"] == weights["natural+gasr-curated-w25"]
     assert table3_weights["gasr"] == {"gasr-curated-tiles": 1.0}
+    # The gates-only ablation: cpu_table3's data and gasr-curated's rule less its targeting step.
+    gates = load_experiment_config(EXPERIMENTS / "cpu_curation_gates_w25.yaml")
+    rules = {r["name"]: r for r in gates.data["curate"]}
+    assert gates.train == table3.train
+    assert {k: v for k, v in rules.items() if k != "gasr-gated"} == {
+        r["name"]: r for r in table3.data["curate"]
+    }
+    curated = {k: v for k, v in rules["gasr-curated"].items() if k not in ("name", "target")}
+    assert {
+        k: v for k, v in rules["gasr-gated"].items() if k not in ("name", "random", "seed")
+    } == curated
     half = load_experiment_config(EXPERIMENTS / "cpu_table3_half.yaml")
     assert half.train == table3.train and half.seeds == table3.seeds
 
