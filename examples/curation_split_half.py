@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import random
 import statistics
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-from PIL import Image
 
 from gasr_hf.config import from_dict, load_yaml
 from gasr_hf.curate import (
     FEATURES,
     CurateRule,
     _folder_features,
+    _images,
     _load,
     _nearest_to_target,
-    domain_features,
+    row_features,
     select_rows,
 )
 
@@ -50,12 +47,7 @@ def split_half(data: Path, rule: CurateRule, splits: int, seed: int = 0) -> dict
     kept, removed = select_rows(table, dataclasses.replace(rule, target=None, keep=None))
     if rule.keep > len(kept):
         raise ValueError(f"curate rule {rule.name!r}: keep={rule.keep}, the gates keep {len(kept)}")
-    images = table.column("image").to_pylist()
-    pool = []
-    for i in kept:
-        with Image.open(io.BytesIO(images[i]["bytes"])) as image:
-            pool.append(domain_features(image))
-    pool_features = np.stack(pool)
+    pool_features = row_features(_images(table), kept)
     target = _folder_features(Path(rule.target))
     pages = len(target)
     if pages < 2:

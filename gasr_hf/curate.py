@@ -201,6 +201,15 @@ def _load(repo_dir: Path, config: str) -> Any:
     return pa.concat_tables([pq.read_table(path) for path in parquet_files(folder)])
 
 
+def row_features(images: Sequence[bytes], rows: Sequence[int]) -> np.ndarray:
+    """:func:`domain_features` of the encoded ``images`` at ``rows`` (len(rows) x features)."""
+    features = []
+    for i in rows:
+        with Image.open(io.BytesIO(images[i])) as image:
+            features.append(domain_features(image))
+    return np.stack(features)
+
+
 def _images(table: Any) -> list[bytes]:
     return [cell["bytes"] for cell in table.column("image").to_pylist()]
 
@@ -254,12 +263,11 @@ def select_rows(table: Any, rule: CurateRule) -> tuple[list[int], dict[str, int]
             f"{rule.source!r} pass the gates"
         )
     if rule.target is not None:
-        pool = []
-        for i in kept:
-            with Image.open(io.BytesIO(images[i])) as image:
-                pool.append(domain_features(image))
         chosen = _nearest_to_target(
-            np.stack(pool), _folder_features(rule.target), rule.keep, rule.target_neighbours
+            row_features(images, kept),
+            _folder_features(rule.target),
+            rule.keep,
+            rule.target_neighbours,
         )
         gate("target", [kept[j] for j in chosen])
     elif rule.random:
